@@ -1,0 +1,76 @@
+"""Deploys the ledger's contracts, wires them together and writes `deployments/<network>.json`.
+
+Run by node operators as `brownie run scripts/deploy.py --network <network>`. The deployer becomes the
+brand's first admin. On brownie's development network and on the local anvil (`anvil-local`) the
+deployer is the node's first unlocked account; on any other network it is the key in the
+`LEDGER_DEPLOYER_KEY` environment variable. The deployment file records the chain id, each contract's
+address and ABI hash, and the block the deployment started in, which is where the indexer begins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from brownie import Anchors, Catalog, Inventory, Membership, Orders, accounts, network, web3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from indexer.contracts import Deployment, abi_hash, write_deployment  # noqa: E402
+
+LOCAL_NETWORKS = {"development", "anvil-local"}
+BRAND_NAME = os.environ.get("LEDGER_BRAND_NAME", "Guizhou Baijiu Co.")
+
+
+def deploy_ledger(admin, brand_name: str = BRAND_NAME) -> dict:
+    """Deploys Membership, Catalog, Orders, Inventory and Anchors with `admin` as the brand admin.
+
+    Returns the brownie contract objects by name, plus `start_block`.
+    """
+    tx = {"from": admin}
+    start_block = web3.eth.block_number + 1
+    membership = Membership.deploy(admin, brand_name, tx)
+    catalog = Catalog.deploy(membership, tx)
+    orders = Orders.deploy(membership, catalog, tx)
+    inventory = Inventory.deploy(membership, catalog, orders, tx)
+    orders.setInventory(inventory, tx)
+    anchors = Anchors.deploy(membership, tx)
+    return {
+        "membership": membership,
+        "catalog": catalog,
+        "orders": orders,
+        "inventory": inventory,
+        "anchors": anchors,
+        "start_block": start_block,
+    }
+
+
+def deployer():
+    name = network.show_active()
+    if name in LOCAL_NETWORKS:
+        return accounts[0]
+    key = os.environ.get("LEDGER_DEPLOYER_KEY")
+    if not key:
+        sys.exit(f"deploy: set LEDGER_DEPLOYER_KEY to the deployer's private key to deploy on '{name}'")
+    return accounts.add(key)
+
+
+def main() -> None:
+    name = network.show_active()
+    admin = deployer()
+    print(f"deploy: network {name} (chain id {web3.eth.chain_id}), brand admin {admin.address}")
+    deployed = deploy_ledger(admin)
+    contracts = {
+        label.capitalize(): deployed[label]
+        for label in ("membership", "catalog", "orders", "inventory", "anchors")
+    }
+    deployment = Deployment(
+        network=name,
+        chain_id=web3.eth.chain_id,
+        start_block=deployed["start_block"],
+        contracts={cname: {"address": c.address, "abi_hash": abi_hash(c.abi)} for cname, c in contracts.items()},
+    )
+    path = write_deployment(deployment)
+    for cname, c in contracts.items():
+        print(f"deploy: {cname:<10} {c.address}")
+    print(f"deploy: wrote {path}")
