@@ -34,6 +34,7 @@ contract Membership {
     /// @notice Organisations of `kind` may not hold `roles` (or `roles` is empty).
     error RolesNotAllowed(OrgKind kind, uint16 roles);
     error CannotDeactivateSelf(address account);
+    error CannotDropOwnAdmin(address account);
     error ZeroAddress();
 
     event OrganisationRegistered(
@@ -126,10 +127,12 @@ contract Membership {
 
     /// @notice Grants `account` exactly `roles` inside `org`, replacing what it held, and activates it.
     /// Requirements: caller is a brand admin; `org` exists; `roles` is non-empty and allowed for the
-    /// organisation's kind.
+    /// organisation's kind; an admin cannot take away its own admin role (the network would risk
+    /// having no admin left).
     /// Emits an {AccountSet} event.
     function setAccount(address account, uint32 org, uint16 roles, string calldata name) external onlyAdmin {
         if (account == address(0)) revert ZeroAddress();
+        if (account == msg.sender && (org != BRAND || roles & Roles.ADMIN == 0)) revert CannotDropOwnAdmin(account);
         OrgKind kind = _organisations[org].kind;
         if (kind == OrgKind.None) revert UnknownOrganisation(org);
         if (roles == 0 || roles & ~Roles.allowedFor(kind) != 0) revert RolesNotAllowed(kind, roles);
