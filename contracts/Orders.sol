@@ -265,7 +265,9 @@ contract Orders {
         o.state = OrderState.Cancelled;
         if (state == OrderState.Approved) {
             Credit storage c = _credit[o.distributor];
-            c.exposure -= o.amount;
+            // Payments are not tied to orders, so a distributor that paid ahead may have less exposure
+            // left than this order's amount; the release stops at zero and the refund is settled off chain.
+            c.exposure -= o.amount < c.exposure ? o.amount : c.exposure;
             emit CreditReleased(o.distributor, orderId, c.exposure);
         }
         emit OrderCancelled(orderId, reasonCode, msg.sender);

@@ -1,6 +1,8 @@
 """Deploys the ledger's contracts, wires them together and writes `deployments/<network>.json`.
 
-Run by node operators as `brownie run scripts/deploy.py --network <network>`. The deployer becomes the
+Run by node operators as `brownie run scripts/deploy.py --network <network>`; `brownie run
+scripts/deploy.py ensure --network <network>` deploys only when the recorded deployment is not live on
+that chain with this checkout's ABIs (the demo uses it to reuse a persisted chain). The deployer becomes the
 brand's first admin. On brownie's development network and on the local anvil (`anvil-local`) the
 deployer is the node's first unlocked account; on any other network it is the key in the
 `LEDGER_DEPLOYER_KEY` environment variable. The deployment file records the chain id, each contract's
@@ -16,7 +18,7 @@ from pathlib import Path
 from brownie import Anchors, Catalog, Inventory, Membership, Orders, accounts, network, web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from indexer.contracts import Deployment, abi_hash, write_deployment  # noqa: E402
+from indexer.contracts import Deployment, abi_hash, load_deployment, write_deployment  # noqa: E402
 
 LOCAL_NETWORKS = {"development", "anvil-local"}
 BRAND_NAME = os.environ.get("LEDGER_BRAND_NAME", "Guizhou Baijiu Co.")
@@ -74,3 +76,29 @@ def main() -> None:
     for cname, c in contracts.items():
         print(f"deploy: {cname:<10} {c.address}")
     print(f"deploy: wrote {path}")
+
+
+def ensure() -> None:
+    """Deploys unless `deployments/<network>.json` names contracts that are live on this chain and were built
+    from the same ABIs as this checkout."""
+    name = network.show_active()
+    try:
+        recorded = load_deployment(name)
+    except FileNotFoundError:
+        return main()
+    current = {"Membership": Membership, "Catalog": Catalog, "Orders": Orders, "Inventory": Inventory,
+               "Anchors": Anchors}
+    stale = [
+        cname
+        for cname, container in current.items()
+        if cname not in recorded.contracts
+        or recorded.contracts[cname]["abi_hash"] != abi_hash(container.abi)
+        or len(web3.eth.get_code(recorded.contracts[cname]["address"])) == 0
+    ]
+    if recorded.chain_id == web3.eth.chain_id and not stale:
+        print(f"deploy: the ledger in deployments/{name}.json is live on this chain; nothing to deploy")
+        return
+    reason = f"chain id {web3.eth.chain_id} is not the recorded {recorded.chain_id}" if (
+        recorded.chain_id != web3.eth.chain_id) else f"changed or missing on chain: {', '.join(stale)}"
+    print(f"deploy: deployments/{name}.json is out of date ({reason}); deploying afresh")
+    main()

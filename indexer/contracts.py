@@ -1,0 +1,221 @@
+"""The one place that knows how the ledger's contracts are compiled, loaded and found on a chain.
+
+Compiler settings come from the `compiler:` section of `brownie-config.yaml` and nowhere else. The runtime
+compiles `contracts/` with py-solc-x `compile_standard` through the project's solc wrapper
+(`toolchain/solc`, solcjs underneath), building the same standard-JSON input that brownie builds, so the
+bytecode is identical to `brownie compile` (a test checks this). Compiler output is cached by the hash of
+that input, so unchanged sources never reach the compiler twice. Deployments are the JSON files
+`deployments/<network>.json` that `scripts/deploy.py` writes and the indexer and the API read. This module
+is imported from both the runtime venv and the brownie venv, so its top level needs only the standard
+library and PyYAML; py-solc-x is imported when something is compiled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SOLC_WRAPPER = PROJECT_ROOT / "toolchain" / "solc"
+DEFAULT_CACHE = PROJECT_ROOT / ".data" / "compile-cache"
+# Relative on purpose: brownie scripts run from the project root, and tests point it at a scratch folder
+# by changing directory.
+DEPLOYMENTS = Path("deployments")
+
+# What brownie asks solc for (brownie.project.compiler.STANDARD_JSON). Output selection is not part of the
+# contract metadata, but keeping it equal keeps the two compile steps interchangeable.
+OUTPUT_SELECTION = {
+    "*": {
+        "*": ["abi", "devdoc", "evm.bytecode", "evm.deployedBytecode", "userdoc"],
+        "": ["ast"],
+    }
+}
+
+
+class CompileError(RuntimeError):
+    """solc reported errors, or the installed compiler is not the configured one."""
+
+
+@dataclass(frozen=True)
+class CompilerSettings:
+    version: str
+    evm_version: str
+    optimizer: dict[str, Any]
+    remappings: tuple[str, ...]
+    via_ir: bool | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One compiled contract: what a client needs to deploy it or talk to it."""
+
+    name: str
+    source: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+
+
+@dataclass
+class Deployment:
+    """`deployments/<network>.json`: where the ledger lives on one chain and from which block to read it."""
+
+    network: str
+    chain_id: int
+    start_block: int
+    contracts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def address(self, contract: str) -> str:
+        try:
+            return self.contracts[contract]["address"]
+        except KeyError:
+            raise KeyError(
+                f"deployment '{self.network}' has no contract '{contract}' (it has {', '.join(self.contracts)})"
+            ) from None
+
+
+def compiler_settings(config_path: Path = PROJECT_ROOT / "brownie-config.yaml") -> CompilerSettings:
+    """Reads the compiler section of brownie-config.yaml, with brownie's defaults for what it leaves out."""
+    config = yaml.safe_load(config_path.read_text()) or {}
+    compiler = config.get("compiler") or {}
+    solc = compiler.get("solc") or {}
+    if not solc.get("version"):
+        raise CompileError(f"{config_path}: compiler.solc.version must pin the compiler version")
+    if not compiler.get("evm_version"):
+        raise CompileError(f"{config_path}: compiler.evm_version must be set (brownie's default depends on solc)")
+    optimizer = dict(solc.get("optimizer") or {"enabled": True, "runs": 200})
+    return CompilerSettings(
+        version=str(solc["version"]),
+        evm_version=str(compiler["evm_version"]),
+        optimizer=optimizer,
+        remappings=tuple(solc.get("remappings") or ()),
+        via_ir=solc.get("viaIR"),
+    )
+
+
+def contract_sources(root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """Every Solidity source under contracts/ and interfaces/, keyed by its path relative to the project root,
+    which is the source unit name brownie gives it."""
+    sources = {}
+    for folder in ("contracts", "interfaces"):
+        for path in sorted((root / folder).rglob("*.sol")):
+            sources[path.relative_to(root).as_posix()] = path.read_text()
+    return sources
+
+
+def standard_input(sources: dict[str, str], settings: CompilerSettings) -> dict[str, Any]:
+    """The solc standard-JSON input, built the way brownie's `generate_input_json` builds it."""
+    solc_settings: dict[str, Any] = {
+        "outputSelection": OUTPUT_SELECTION,
+        "evmVersion": settings.evm_version,
+        "remappings": list(settings.remappings),
+        "optimizer": settings.optimizer,
+    }
+    if settings.via_ir is not None:
+        solc_settings["viaIR"] = settings.via_ir
+    return {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sources.items()},
+        "settings": solc_settings,
+    }
+
+
+def compile_contracts(
+    root: Path = PROJECT_ROOT, cache_dir: Path | None = DEFAULT_CACHE, solc_binary: Path = SOLC_WRAPPER
+) -> dict[str, Artifact]:
+    """Compiles the project's contracts, or returns the cached output for identical input."""
+    settings = compiler_settings(root / "brownie-config.yaml")
+    input_json = standard_input(contract_sources(root), settings)
+    key = hashlib.sha256(_canonical(input_json).encode()).hexdigest()
+    cached = cache_dir / f"{key}.json" if cache_dir else None
+    if cached and cached.exists():
+        output = json.loads(cached.read_text())
+    else:
+        output = _run_solc(input_json, settings, root, solc_binary)
+        if cached:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            tmp.write_text(json.dumps(output))
+            tmp.replace(cached)  # a reader never sees a half-written cache entry
+    return _artifacts(output)
+
+
+def load_artifacts(root: Path = PROJECT_ROOT) -> dict[str, Artifact]:
+    """The compiled contracts by name (compiling on first use)."""
+    return compile_contracts(root)
+
+
+def abi_hash(abi: list[dict[str, Any]]) -> str:
+    """A stable fingerprint of an ABI, so a reader can tell that its ABI matches the deployed contract's."""
+    return hashlib.sha256(_canonical(abi).encode()).hexdigest()
+
+
+def deployment_path(network: str, directory: Path = DEPLOYMENTS) -> Path:
+    return directory / f"{network}.json"
+
+
+def write_deployment(deployment: Deployment, directory: Path = DEPLOYMENTS) -> Path:
+    path = deployment_path(deployment.network, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(asdict(deployment), indent=2) + "\n")
+    tmp.replace(path)  # a reader never sees a half-written deployment file
+    return path
+
+
+def load_deployment(network: str, directory: Path = DEPLOYMENTS) -> Deployment:
+    path = deployment_path(network, directory)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no deployment for network '{network}': {path} is missing "
+            f"(deploy with `./dev brownie run scripts/deploy.py --network {network}`)"
+        )
+    data = json.loads(path.read_text())
+    missing = {"network", "chain_id", "start_block", "contracts"} - data.keys()
+    if missing:
+        raise ValueError(f"{path}: not a deployment file, missing {', '.join(sorted(missing))}")
+    return Deployment(**{k: data[k] for k in ("network", "chain_id", "start_block", "contracts")})
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _run_solc(input_json: dict, settings: CompilerSettings, root: Path, solc_binary: Path) -> dict:
+    import solcx
+    from solcx.wrapper import get_solc_version
+
+    installed = get_solc_version(solc_binary)
+    if str(installed) != settings.version:
+        raise CompileError(
+            f"brownie-config.yaml pins solc {settings.version} but {solc_binary} runs {installed} "
+            "(package.json pins the npm solc; run ./dev setup)"
+        )
+    try:
+        output = solcx.compile_standard(input_json, base_path=str(root), solc_binary=solc_binary)
+    except solcx.exceptions.SolcError as exc:
+        raise CompileError(str(exc)) from None
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompileError("\n".join(e.get("formattedMessage", e.get("message", "")) for e in errors))
+    return output
+
+
+def _artifacts(output: dict) -> dict[str, Artifact]:
+    artifacts = {}
+    for source, contracts in output.get("contracts", {}).items():
+        for name, data in contracts.items():
+            evm = data["evm"]
+            artifacts[name] = Artifact(
+                name=name,
+                source=source,
+                abi=data["abi"],
+                bytecode=evm["bytecode"]["object"],
+                deployed_bytecode=evm["deployedBytecode"]["object"],
+            )
+    return artifacts
