@@ -107,8 +107,11 @@ contract Catalog {
             emit PriceSet(c.sku, c.tier, old, c.price, msg.sender);
             if (old != 0) {
                 uint256 diff = c.price > old ? c.price - old : old - c.price;
-                uint256 changeBps = (diff * BPS) / old;
-                if (changeBps > threshold) emit PriceAlert(c.sku, c.tier, old, c.price, changeBps);
+                // Compared unrounded, so a change a fraction of a basis point past the threshold still alerts;
+                // the reported change is rounded up for the same reason.
+                if (diff * BPS > threshold * old) {
+                    emit PriceAlert(c.sku, c.tier, old, c.price, (diff * BPS + old - 1) / old);
+                }
             }
         }
     }

@@ -88,10 +88,12 @@ contract Membership {
     }
 
     /// @notice Moves a distributor or store to another price tier.
-    /// Requirements: caller is a brand admin; `org` exists.
+    /// Requirements: caller is a brand admin; `org` is a distributor or a store.
     /// Emits a {PriceTierSet} event.
     function setPriceTier(uint32 org, uint8 priceTier) external onlyAdmin {
-        if (_organisations[org].kind == OrgKind.None) revert UnknownOrganisation(org);
+        OrgKind kind = _organisations[org].kind;
+        if (kind == OrgKind.None) revert UnknownOrganisation(org);
+        if (kind != OrgKind.Distributor && kind != OrgKind.Store) revert InvalidKind(kind);
         _organisations[org].priceTier = priceTier;
         emit PriceTierSet(org, priceTier);
     }

@@ -1,0 +1,148 @@
+"""Anchors: the Merkle roots that pin the off-chain consumer-scan and opened-bottle logs to the chain.
+
+Covers `Anchors.anchor` and its views: an anchor records the root, the period [start, end) and the
+entry count; periods of one log kind follow one another and never overlap, so an anchored day cannot
+be anchored again with edited content, while the two log kinds keep separate timelines; periods may
+not end in the future; only a brand admin anchors. Block times are pinned with anvil's
+`evm_setNextBlockTimestamp` where the boundary "ends no later than now" is under test.
+"""
+
+import brownie
+import pytest
+from brownie import chain, web3
+
+from conftest import DAY, LOG_KIND, ROLE
+from ledger_api.merkle import StandardMerkleTree
+
+SCANS, OPENED = LOG_KIND.CONSUMER_SCANS, LOG_KIND.OPENED_BOTTLES
+ROOT = "0x" + "ab" * 32
+OTHER_ROOT = "0x" + "cd" * 32
+ZERO_ROOT = "0x" + "00" * 32
+
+
+def reason(error, *args):
+    """The revert message brownie decodes from `error(args)`: addresses come out in lower case."""
+    return f"{error}: " + ", ".join(str(arg).lower() for arg in args)
+
+
+@pytest.fixture
+def admin(net):
+    return {"from": net.acct.admin}
+
+
+@pytest.fixture
+def today():
+    """Midnight (UTC) of the latest block's day: periods before it are safely in the past."""
+    return chain[-1].timestamp // DAY * DAY
+
+
+def next_block_at(timestamp):
+    web3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+
+
+def test_the_anchors_contract_asks_the_deployed_membership(net):
+    assert net.anchors.membership() == net.membership.address
+    assert net.anchors.VERSION() == "1.0.0"
+    assert net.anchors.anchorCount() == 0
+    assert net.anchors.anchoredUntil(SCANS) == net.anchors.anchoredUntil(OPENED) == 0
+
+
+def test_a_days_scan_log_is_anchored_with_its_root_period_and_count(net, admin, today):
+    scans = [("https://brand.example/01/06901234560015/10/L0001/21/S1-1-0", today - DAY + 3600 * h) for h in range(3)]
+    root = StandardMerkleTree.of(scans, ("string", "uint64")).root
+    tx = net.anchors.anchor(SCANS, root, today - DAY, today, len(scans), "bafkreiscanlog", admin)
+
+    assert tx.return_value == 1 == net.anchors.anchorCount()
+    assert tuple(net.anchors.anchorOf(1)) == ("0x" + bytes(root).hex(), SCANS, today - DAY, today, 3)
+    assert net.anchors.anchoredUntil(SCANS) == today
+    assert net.anchors.anchoredUntil(OPENED) == 0
+    event = tx.events["Anchored"]
+    assert (event["anchorId"], event["kind"], event["merkleRoot"], event["periodStart"], event["periodEnd"],
+            event["entryCount"], event["contentCid"], event["anchoredBy"]) == (
+        1, SCANS, "0x" + bytes(root).hex(), today - DAY, today, 3, "bafkreiscanlog", net.acct.admin)
+
+
+def test_the_next_period_may_start_exactly_where_the_last_one_ended(net, admin, today):
+    net.anchors.anchor(OPENED, ROOT, today - 2 * DAY, today - DAY, 40, "bafkreiday1", admin)
+    tx = net.anchors.anchor(OPENED, OTHER_ROOT, today - DAY, today, 55, "bafkreiday2", admin)
+    assert tx.return_value == 2
+    assert (tx.events["Anchored"]["anchorId"], tx.events["Anchored"]["periodStart"]) == (2, today - DAY)
+    assert tuple(net.anchors.anchorOf(2)) == (OTHER_ROOT, OPENED, today - DAY, today, 55)
+    assert net.anchors.anchoredUntil(OPENED) == today
+
+
+def test_a_gap_between_periods_is_allowed(net, admin, today):
+    # An on-demand anchor after a quiet weekend skips days nobody logged.
+    net.anchors.anchor(SCANS, ROOT, today - 5 * DAY, today - 4 * DAY, 9, "", admin)
+    tx = net.anchors.anchor(SCANS, OTHER_ROOT, today - 2 * DAY, today - DAY, 0, "", admin)
+    assert tx.events["Anchored"]["periodStart"] == today - 2 * DAY
+    assert net.anchors.anchoredUntil(SCANS) == today - DAY
+
+
+def test_each_log_kind_keeps_its_own_timeline(net, admin, today):
+    net.anchors.anchor(SCANS, ROOT, today - DAY, today, 1_000, "bafkreiscans", admin)
+    tx = net.anchors.anchor(OPENED, OTHER_ROOT, today - DAY, today, 12, "bafkreiopened", admin)
+    assert (tx.events["Anchored"]["anchorId"], tx.events["Anchored"]["kind"]) == (2, OPENED)
+    assert net.anchors.anchoredUntil(SCANS) == net.anchors.anchoredUntil(OPENED) == today
+
+
+def test_a_period_may_end_at_the_current_block_but_not_a_second_later(net, admin):
+    now = chain[-1].timestamp + 60
+    next_block_at(now)
+    tx = net.anchors.anchor(SCANS, ROOT, now - DAY, now, 5, "", admin)
+    assert tx.timestamp == now and net.anchors.anchoredUntil(SCANS) == now
+
+    next_block_at(now + 60)
+    with brownie.reverts(reason("InvalidPeriod", now, now + 61)):
+        net.anchors.anchor(SCANS, OTHER_ROOT, now, now + 61, 5, "", admin)
+    assert net.anchors.anchoredUntil(SCANS) == now
+
+
+@pytest.mark.parametrize("start_offset, end_offset", [(-DAY, -DAY), (-DAY, -2 * DAY), (-DAY, 30 * DAY)])
+def test_an_empty_backwards_or_future_period_is_refused(net, admin, today, start_offset, end_offset):
+    start, end = today + start_offset, today + end_offset
+    with brownie.reverts(reason("InvalidPeriod", start, end)):
+        net.anchors.anchor(SCANS, ROOT, start, end, 5, "", admin)
+    assert net.anchors.anchorCount() == 0
+
+
+def test_a_zero_merkle_root_is_refused(net, admin, today):
+    with brownie.reverts(reason("InvalidMerkleRoot")):
+        net.anchors.anchor(SCANS, ZERO_ROOT, today - DAY, today, 0, "", admin)
+    assert net.anchors.anchorCount() == 0
+
+
+def test_an_anchored_day_cannot_be_anchored_again_with_edited_content(net, admin, today):
+    net.anchors.anchor(SCANS, ROOT, today - DAY, today, 1_000, "bafkreioriginal", admin)
+    # Quietly lowering a day's scan count would hide a counterfeit code being scanned in many places.
+    for start, end in ((today - DAY, today), (today - 3600, today), (today - 2 * DAY, today - DAY)):
+        with brownie.reverts(reason("PeriodOverlaps", SCANS, start, today)):
+            net.anchors.anchor(SCANS, OTHER_ROOT, start, end, 990, "bafkreiedited", admin)
+    assert tuple(net.anchors.anchorOf(1)) == (ROOT, SCANS, today - DAY, today, 1_000)
+    assert net.anchors.anchorCount() == 1
+
+
+def test_a_log_kind_outside_the_enum_is_refused(net, admin, today):
+    with brownie.reverts():
+        net.anchors.anchor(OPENED + 1, ROOT, today - DAY, today, 1, "", admin)
+    assert net.anchors.anchorCount() == 0
+
+
+def test_only_an_active_brand_admin_anchors(net, admin, today):
+    args = (SCANS, ROOT, today - DAY, today, 1, "")
+    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+        net.anchors.anchor(*args, {"from": net.acct.outsider})
+    # The auditor checks anchors; it must not be able to write them.
+    with brownie.reverts(reason("MissingRole", net.acct.auditor, ROLE.ADMIN)):
+        net.anchors.anchor(*args, {"from": net.acct.auditor})
+    with brownie.reverts(reason("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
+        net.anchors.anchor(*args, {"from": net.acct.sales_director})
+    net.membership.setAccount(net.acct.outsider, net.org.brand, ROLE.ADMIN, "deputy admin", admin)
+    net.membership.deactivateAccount(net.acct.outsider, admin)
+    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+        net.anchors.anchor(*args, {"from": net.acct.outsider})
+    assert net.anchors.anchorCount() == 0
+
+
+def test_an_unknown_anchor_reads_as_empty(net):
+    assert tuple(net.anchors.anchorOf(7)) == (ZERO_ROOT, SCANS, 0, 0, 0)
