@@ -108,9 +108,9 @@ contract Catalog {
             if (old != 0) {
                 uint256 diff = c.price > old ? c.price - old : old - c.price;
                 // Compared unrounded, so a change a fraction of a basis point past the threshold still alerts;
-                // the reported change is rounded up for the same reason.
+                // the reported change is rounded to the nearest basis point.
                 if (diff * BPS > threshold * old) {
-                    emit PriceAlert(c.sku, c.tier, old, c.price, (diff * BPS + old - 1) / old);
+                    emit PriceAlert(c.sku, c.tier, old, c.price, (diff * BPS + old / 2) / old);
                 }
             }
         }

@@ -219,7 +219,7 @@ def test_a_change_up_to_the_threshold_raises_no_alert(net, director, new_price):
 
 def test_a_change_a_fraction_of_a_basis_point_beyond_the_threshold_raises_an_alert(net, director):
     tx = net.catalog.setPrices([(1, 0, 990_089)], director)
-    # 10.0099 %: past 1,000 bps by a fraction, reported rounded up.
+    # 10.0099 %: past 1,000 bps by a fraction, reported to the nearest basis point.
     assert alert_events(tx) == [(1, 0, 900_000, 990_089, 1001)]
 
 
