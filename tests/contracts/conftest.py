@@ -10,9 +10,11 @@ snapshot (brownie's `fn_isolation`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+import brownie
 import pytest
 from brownie import accounts, chain
 
@@ -36,6 +38,42 @@ TRANSFER = SimpleNamespace(NONE=0, REQUESTED=1, APPROVED=2, DISPATCHED=3, COMPLE
 DISCREPANCY = SimpleNamespace(NONE=0, OPEN=1, FOUND=2, RETURNED=3, WRITTEN_OFF=4)
 DECOMMISSION = SimpleNamespace(SOLD=0, DAMAGED=1, RECALLED=2, LOST=3)
 LOG_KIND = SimpleNamespace(CONSUMER_SCANS=0, OPENED_BOTTLES=1)
+
+# Mirror of Roles.allowedFor in contracts/lib/LedgerTypes.sol: the roles each kind of organisation may hold.
+ROLES_ALLOWED_FOR = {
+    KIND.BRAND: ROLE.ADMIN | ROLE.SALES_DIRECTOR | ROLE.FINANCE | ROLE.DISPATCHER | ROLE.RECEIVER,
+    KIND.REGION: ROLE.REGION_MANAGER | ROLE.DISPATCHER | ROLE.RECEIVER,
+    KIND.WAREHOUSE: ROLE.DISPATCHER | ROLE.RECEIVER,
+    KIND.DISTRIBUTOR: ROLE.PURCHASER | ROLE.DISPATCHER | ROLE.RECEIVER,
+    KIND.STORE: ROLE.STORE_STAFF | ROLE.RECEIVER,
+    KIND.CARRIER: ROLE.DISPATCHER,
+    KIND.AUDITOR: ROLE.AUDITOR,
+}
+
+
+def revert_message(error: str, *args) -> str:
+    """The revert string brownie decodes from custom error `error(*args)`: addresses come out in lower
+    case, and an error without arguments still reads `Name: `."""
+
+    def shown(arg) -> str:
+        if hasattr(arg, "address"):
+            return arg.address.lower()
+        if isinstance(arg, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", arg):
+            return arg.lower()
+        return str(arg)
+
+    return f"{error}: " + ", ".join(shown(a) for a in args)
+
+
+def reverts(error: str, *args):
+    """Expects a revert with custom error `error(*args)`."""
+    return brownie.reverts(revert_message(error, *args))
+
+
+def plain(value):
+    """A view's or event's struct (brownie's ReturnValue) as nested tuples, comparable with literals."""
+    return tuple(plain(v) for v in value) if isinstance(value, (tuple, list)) else value
+
 
 BOTTLE_TYPES = ("string", "uint32")
 CASE_PRICE_FEN = 900_000  # 9,000 yuan a case of six: a premium sauce-aroma baijiu.

@@ -11,18 +11,13 @@ import brownie
 import pytest
 from brownie import chain, web3
 
-from conftest import DAY, LOG_KIND, ROLE
+from conftest import DAY, LOG_KIND, ROLE, revert_message
 from ledger_api.merkle import StandardMerkleTree
 
 SCANS, OPENED = LOG_KIND.CONSUMER_SCANS, LOG_KIND.OPENED_BOTTLES
 ROOT = "0x" + "ab" * 32
 OTHER_ROOT = "0x" + "cd" * 32
 ZERO_ROOT = "0x" + "00" * 32
-
-
-def reason(error, *args):
-    """The revert message brownie decodes from `error(args)`: addresses come out in lower case."""
-    return f"{error}: " + ", ".join(str(arg).lower() for arg in args)
 
 
 @pytest.fixture
@@ -93,7 +88,7 @@ def test_a_period_may_end_at_the_current_block_but_not_a_second_later(net, admin
     assert tx.timestamp == now and net.anchors.anchoredUntil(SCANS) == now
 
     next_block_at(now + 60)
-    with brownie.reverts(reason("InvalidPeriod", now, now + 61)):
+    with brownie.reverts(revert_message("InvalidPeriod", now, now + 61)):
         net.anchors.anchor(SCANS, OTHER_ROOT, now, now + 61, 5, "", admin)
     assert net.anchors.anchoredUntil(SCANS) == now
 
@@ -101,13 +96,13 @@ def test_a_period_may_end_at_the_current_block_but_not_a_second_later(net, admin
 @pytest.mark.parametrize("start_offset, end_offset", [(-DAY, -DAY), (-DAY, -2 * DAY), (-DAY, 30 * DAY)])
 def test_an_empty_backwards_or_future_period_is_refused(net, admin, today, start_offset, end_offset):
     start, end = today + start_offset, today + end_offset
-    with brownie.reverts(reason("InvalidPeriod", start, end)):
+    with brownie.reverts(revert_message("InvalidPeriod", start, end)):
         net.anchors.anchor(SCANS, ROOT, start, end, 5, "", admin)
     assert net.anchors.anchorCount() == 0
 
 
 def test_a_zero_merkle_root_is_refused(net, admin, today):
-    with brownie.reverts(reason("InvalidMerkleRoot")):
+    with brownie.reverts(revert_message("InvalidMerkleRoot")):
         net.anchors.anchor(SCANS, ZERO_ROOT, today - DAY, today, 0, "", admin)
     assert net.anchors.anchorCount() == 0
 
@@ -116,7 +111,7 @@ def test_an_anchored_day_cannot_be_anchored_again_with_edited_content(net, admin
     net.anchors.anchor(SCANS, ROOT, today - DAY, today, 1_000, "bafkreioriginal", admin)
     # Quietly lowering a day's scan count would hide a counterfeit code being scanned in many places.
     for start, end in ((today - DAY, today), (today - 3600, today), (today - 2 * DAY, today - DAY)):
-        with brownie.reverts(reason("PeriodOverlaps", SCANS, start, today)):
+        with brownie.reverts(revert_message("PeriodOverlaps", SCANS, start, today)):
             net.anchors.anchor(SCANS, OTHER_ROOT, start, end, 990, "bafkreiedited", admin)
     assert tuple(net.anchors.anchorOf(1)) == (ROOT, SCANS, today - DAY, today, 1_000)
     assert net.anchors.anchorCount() == 1
@@ -130,16 +125,16 @@ def test_a_log_kind_outside_the_enum_is_refused(net, admin, today):
 
 def test_only_an_active_brand_admin_anchors(net, admin, today):
     args = (SCANS, ROOT, today - DAY, today, 1, "")
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.anchors.anchor(*args, {"from": net.acct.outsider})
     # The auditor checks anchors; it must not be able to write them.
-    with brownie.reverts(reason("MissingRole", net.acct.auditor, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.auditor, ROLE.ADMIN)):
         net.anchors.anchor(*args, {"from": net.acct.auditor})
-    with brownie.reverts(reason("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
         net.anchors.anchor(*args, {"from": net.acct.sales_director})
     net.membership.setAccount(net.acct.outsider, net.org.brand, ROLE.ADMIN, "deputy admin", admin)
     net.membership.deactivateAccount(net.acct.outsider, admin)
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.anchors.anchor(*args, {"from": net.acct.outsider})
     assert net.anchors.anchorCount() == 0
 

@@ -10,15 +10,10 @@ starts with SKUs 1-3 at 900,000 fen a case in tier 0 and the default alert thres
 import brownie
 import pytest
 
-from conftest import CASE_PRICE_FEN, ROLE, gtin14
+from conftest import CASE_PRICE_FEN, ROLE, gtin14, revert_message
 
 UNKNOWN = 99
 NEW_GTIN = gtin14(690123456004)  # 06901234560046, a fresh SKU of the fixture brand.
-
-
-def reason(error, *args):
-    """The revert message brownie decodes from `error(args)`: addresses come out in lower case."""
-    return f"{error}: " + ", ".join(str(arg).lower() for arg in args)
 
 
 @pytest.fixture
@@ -81,7 +76,7 @@ def test_every_wrong_check_digit_is_refused(net, admin):
         gtin = body * 10 + digit
         if gtin == NEW_GTIN:
             continue
-        with brownie.reverts(reason("InvalidGtin", gtin)):
+        with brownie.reverts(revert_message("InvalidGtin", gtin)):
             net.catalog.registerSku(gtin, 6, "mistyped", "", admin)
     assert net.catalog.skuCount() == 3
 
@@ -89,13 +84,13 @@ def test_every_wrong_check_digit_is_refused(net, admin):
 @pytest.mark.parametrize("gtin", [0, 10**14 + NEW_GTIN, 2**64 - 1])
 def test_zero_and_numbers_longer_than_fourteen_digits_are_not_gtins(net, admin, gtin):
     # 10**14 + NEW_GTIN passes the check-digit sum, which reads only 13 digits: its length alone refuses it.
-    with brownie.reverts(reason("InvalidGtin", gtin)):
+    with brownie.reverts(revert_message("InvalidGtin", gtin)):
         net.catalog.registerSku(gtin, 6, "too long", "", admin)
 
 
 def test_a_gtin_belongs_to_one_sku_only(net, admin):
     taken = gtin14(690123456002)
-    with brownie.reverts(reason("DuplicateGtin", taken, 2)):
+    with brownie.reverts(revert_message("DuplicateGtin", taken, 2)):
         net.catalog.registerSku(taken, 12, "relabelled", "", admin)
 
 
@@ -107,14 +102,14 @@ def test_a_case_holds_between_one_and_forty_eight_bottles(net, admin, bottles):
 
 @pytest.mark.parametrize("bottles", [0, 49])
 def test_an_empty_or_oversized_case_is_refused(net, admin, bottles):
-    with brownie.reverts(reason("InvalidBottlesPerCase", bottles)):
+    with brownie.reverts(revert_message("InvalidBottlesPerCase", bottles)):
         net.catalog.registerSku(NEW_GTIN, bottles, "bad case", "", admin)
 
 
 def test_only_a_brand_admin_registers_skus(net, director):
-    with brownie.reverts(reason("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
         net.catalog.registerSku(NEW_GTIN, 6, "unofficial", "", director)
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.catalog.registerSku(NEW_GTIN, 6, "counterfeit", "", {"from": net.acct.outsider})
 
 
@@ -127,13 +122,13 @@ def test_a_sku_points_at_new_content(net, admin):
 
 
 def test_content_cannot_be_set_for_an_unknown_sku(net, admin):
-    with brownie.reverts(reason("UnknownSku", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownSku", UNKNOWN)):
         net.catalog.setSkuContent(UNKNOWN, "bafkreiorphan", admin)
 
 
 def test_only_a_brand_admin_sets_sku_content(net):
     # The AR story is what consumers trust; a distributor must not be able to swap it.
-    with brownie.reverts(reason("MissingRole", net.acct.dist_a_purchaser, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.dist_a_purchaser, ROLE.ADMIN)):
         net.catalog.setSkuContent(1, "bafkreifake", {"from": net.acct.dist_a_purchaser})
 
 
@@ -144,9 +139,9 @@ def test_a_delisted_sku_can_no_longer_be_priced_for_an_order_until_relisted(net,
     tx = net.catalog.setSkuActive(2, False, admin)
     assert (tx.events["SkuActiveSet"]["sku"], tx.events["SkuActiveSet"]["active"]) == (2, False)
     assert tuple(net.catalog.skus(2)) == (gtin14(690123456002), 6, False)
-    with brownie.reverts(reason("SkuInactive", 2)):
+    with brownie.reverts(revert_message("SkuInactive", 2)):
         net.catalog.activeSku(2)
-    with brownie.reverts(reason("SkuInactive", 2)):
+    with brownie.reverts(revert_message("SkuInactive", 2)):
         net.catalog.unitPrices([1, 2], 0)
     # Its price survives delisting, so relisting needs no new price list.
     assert net.catalog.priceOf(2, 0) == CASE_PRICE_FEN
@@ -158,12 +153,12 @@ def test_a_delisted_sku_can_no_longer_be_priced_for_an_order_until_relisted(net,
 
 
 def test_an_unknown_sku_cannot_be_listed_or_delisted(net, admin):
-    with brownie.reverts(reason("UnknownSku", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownSku", UNKNOWN)):
         net.catalog.setSkuActive(UNKNOWN, True, admin)
 
 
 def test_only_a_brand_admin_lists_and_delists_skus(net, director):
-    with brownie.reverts(reason("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
         net.catalog.setSkuActive(1, False, director)
 
 
@@ -244,23 +239,23 @@ def test_a_delisted_sku_can_still_be_repriced_ahead_of_its_relisting(net, admin,
 
 
 def test_a_batch_with_an_unknown_sku_changes_no_price(net, director):
-    with brownie.reverts(reason("UnknownSku", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownSku", UNKNOWN)):
         net.catalog.setPrices([(1, 0, 950_000), (UNKNOWN, 0, 950_000)], director)
     assert net.catalog.priceOf(1, 0) == CASE_PRICE_FEN
 
 
 def test_a_zero_price_is_refused_because_it_would_read_as_unpriced(net, director):
-    with brownie.reverts(reason("ZeroPrice", 2, 1)):
+    with brownie.reverts(revert_message("ZeroPrice", 2, 1)):
         net.catalog.setPrices([(1, 1, 700_000), (2, 1, 0)], director)
-    with brownie.reverts(reason("NoPrice", 1, 1)):
+    with brownie.reverts(revert_message("NoPrice", 1, 1)):
         net.catalog.priceOf(1, 1)
 
 
 def test_only_the_sales_director_sets_prices(net, admin):
     # Not even the brand admin: pricing authority is the sales director's alone.
-    with brownie.reverts(reason("MissingRole", net.acct.admin, ROLE.SALES_DIRECTOR)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.admin, ROLE.SALES_DIRECTOR)):
         net.catalog.setPrices([(1, 0, 1)], admin)
-    with brownie.reverts(reason("MissingRole", net.acct.dist_a_purchaser, ROLE.SALES_DIRECTOR)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.dist_a_purchaser, ROLE.SALES_DIRECTOR)):
         net.catalog.setPrices([(1, 0, 1)], {"from": net.acct.dist_a_purchaser})
     assert net.catalog.priceOf(1, 0) == CASE_PRICE_FEN
 
@@ -290,14 +285,14 @@ def test_the_threshold_may_be_anywhere_from_one_basis_point_to_one_hundred_perce
 
 @pytest.mark.parametrize("bps", [0, 10_001, 2**16 - 1])
 def test_a_threshold_of_zero_or_beyond_one_hundred_percent_is_refused(net, admin, bps):
-    with brownie.reverts(reason("InvalidThreshold", bps)):
+    with brownie.reverts(revert_message("InvalidThreshold", bps)):
         net.catalog.setPriceAlertThreshold(bps, admin)
     assert net.catalog.priceAlertBps() == 1_000
 
 
 def test_only_a_brand_admin_sets_the_alert_threshold(net, director):
     # The director whose changes raise alerts must not be able to silence them.
-    with brownie.reverts(reason("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
         net.catalog.setPriceAlertThreshold(10_000, director)
 
 
@@ -308,14 +303,14 @@ def test_active_sku_and_skus_tell_unknown_skus_apart(net):
     assert tuple(net.catalog.activeSku(1)) == (gtin14(690123456001), 6, True)
     assert tuple(net.catalog.skus(UNKNOWN)) == (0, 0, False)
     assert net.catalog.skuByGtin(NEW_GTIN) == 0
-    with brownie.reverts(reason("UnknownSku", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownSku", UNKNOWN)):
         net.catalog.activeSku(UNKNOWN)
 
 
 def test_an_unpriced_tier_has_no_price(net):
-    with brownie.reverts(reason("NoPrice", 1, 7)):
+    with brownie.reverts(revert_message("NoPrice", 1, 7)):
         net.catalog.priceOf(1, 7)
-    with brownie.reverts(reason("NoPrice", UNKNOWN, 0)):
+    with brownie.reverts(revert_message("NoPrice", UNKNOWN, 0)):
         net.catalog.priceOf(UNKNOWN, 0)
 
 
@@ -326,8 +321,8 @@ def test_unit_prices_reads_one_tier_for_every_sku_asked(net, director):
 
 
 def test_unit_prices_refuses_unknown_and_unpriced_skus(net):
-    with brownie.reverts(reason("UnknownSku", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownSku", UNKNOWN)):
         net.catalog.unitPrices([1, UNKNOWN], 0)
     # SKU 2 is listed but nobody set its tier-1 price.
-    with brownie.reverts(reason("NoPrice", 2, 1)):
+    with brownie.reverts(revert_message("NoPrice", 2, 1)):
         net.catalog.unitPrices([2], 1)

@@ -11,29 +11,18 @@ Denials by role are covered by the permission matrix; a denial appears here only
 
 from collections import Counter
 
-import brownie
 import pytest
 from brownie import chain
 
 from conftest import (
-    DECOMMISSION, DISCREPANCY, SHIPMENT_KIND, SHIPMENT_STATE, TRANSFER, bottle_tree, lot_id, lot_number,
+    DECOMMISSION, DISCREPANCY, SHIPMENT_KIND, SHIPMENT_STATE, TRANSFER, bottle_tree, lot_id, lot_number, plain,
+    reverts,
 )
 
 ROOT = b"\x11" * 32
 DOC = "bafkreilotdocument"
 WAYBILL = "bafkreiwaybill"
 ORDER_KIND, TRANSFER_KIND, DELIVERY_KIND = SHIPMENT_KIND.ORDER, SHIPMENT_KIND.TRANSFER, SHIPMENT_KIND.DELIVERY
-
-
-def reverts(error, *args):
-    """Expects a revert with custom error `error(*args)`, as brownie renders it (addresses lower case)."""
-    shown = ", ".join(str(a).lower() if hasattr(a, "address") else str(a) for a in args)
-    return brownie.reverts(f"{error}: {shown}")
-
-
-def plain(value):
-    """A view's or event's struct (brownie's ReturnValue) as nested tuples, comparable with literals."""
-    return tuple(plain(v) for v in value) if isinstance(value, (tuple, list)) else value
 
 
 def ship(net, kind, ref, source, dest, lots, cases, sender=None, carrier=None, eta=None):

@@ -12,24 +12,10 @@ import brownie
 import pytest
 from brownie import ZERO_ADDRESS, Membership
 
-from conftest import KIND, ROLE
+from conftest import KIND, ROLE, ROLES_ALLOWED_FOR, revert_message
 
 ALL_ROLES = (1 << 9) - 1
-ALLOWED = {
-    KIND.BRAND: ROLE.ADMIN | ROLE.SALES_DIRECTOR | ROLE.FINANCE | ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.REGION: ROLE.REGION_MANAGER | ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.WAREHOUSE: ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.DISTRIBUTOR: ROLE.PURCHASER | ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.STORE: ROLE.STORE_STAFF | ROLE.RECEIVER,
-    KIND.CARRIER: ROLE.DISPATCHER,
-    KIND.AUDITOR: ROLE.AUDITOR,
-}
 UNKNOWN = 99
-
-
-def reason(error, *args):
-    """The revert message brownie decodes from `error(args)`: addresses come out in lower case."""
-    return f"{error}: " + ", ".join(str(arg).lower() for arg in args)
 
 
 def org_id(net, name):
@@ -64,12 +50,12 @@ def test_deployment_makes_the_brand_organisation_one_and_its_first_admin(net):
         1, KIND.BRAND, "Maotai Test Co.", "BRAND")
     assert (account_set["account"], account_set["org"], account_set["roles"]) == (net.acct.outsider, 1, ROLE.ADMIN)
     # The deployer is not a member unless it named itself admin.
-    with brownie.reverts(reason("NotAMember", net.acct.admin)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.admin)):
         m.authorise(net.acct.admin, ROLE.ADMIN, 1)
 
 
 def test_deployment_refuses_a_zero_admin(net):
-    with brownie.reverts(reason("ZeroAddress")):
+    with brownie.reverts(revert_message("ZeroAddress")):
         Membership.deploy(ZERO_ADDRESS, "Nobody Co.", {"from": net.acct.admin})
 
 
@@ -94,7 +80,7 @@ def test_an_organisation_registers_under_the_parent_its_kind_requires(net, admin
 
 @pytest.mark.parametrize("kind", [KIND.NONE, KIND.BRAND])
 def test_there_is_only_one_brand_and_no_organisation_without_a_kind(net, admin, kind):
-    with brownie.reverts(reason("InvalidKind", kind)):
+    with brownie.reverts(revert_message("InvalidKind", kind)):
         net.membership.registerOrganisation(kind, 1, 0, "Second Brand", "B2", admin)
 
 
@@ -112,14 +98,14 @@ def test_a_kind_outside_the_enum_is_refused(net, admin):
 ])
 def test_an_organisation_under_the_wrong_parent_is_refused(net, admin, kind, parent_name):
     parent = org_id(net, parent_name)
-    with brownie.reverts(reason("InvalidParent", kind, parent)):
+    with brownie.reverts(revert_message("InvalidParent", kind, parent)):
         net.membership.registerOrganisation(kind, parent, 0, "Misplaced", "MIS", admin)
 
 
 def test_only_a_brand_admin_registers_organisations(net):
-    with brownie.reverts(reason("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.sales_director, ROLE.ADMIN)):
         net.membership.registerOrganisation(KIND.REGION, 1, 0, "South China", "S", {"from": net.acct.sales_director})
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.membership.registerOrganisation(KIND.REGION, 1, 0, "South China", "S", {"from": net.acct.outsider})
 
 
@@ -133,7 +119,7 @@ def test_a_distributor_moves_to_another_price_tier(net, admin):
 
 
 def test_an_unknown_organisation_has_no_price_tier_to_set(net, admin):
-    with brownie.reverts(reason("UnknownOrganisation", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownOrganisation", UNKNOWN)):
         net.membership.setPriceTier(UNKNOWN, 2, admin)
 
 
@@ -142,13 +128,13 @@ def test_an_unknown_organisation_has_no_price_tier_to_set(net, admin):
 ])
 def test_only_distributors_and_stores_have_a_price_tier_to_set(net, admin, org_name, kind):
     # Price tiers decide what a buyer pays; brand sites, regions and carriers never buy.
-    with brownie.reverts(reason("InvalidKind", kind)):
+    with brownie.reverts(revert_message("InvalidKind", kind)):
         net.membership.setPriceTier(getattr(net.org, org_name), 2, admin)
 
 
 def test_only_a_brand_admin_sets_price_tiers(net):
     # Finance grants credit but must not be able to hand a distributor a cheaper price list.
-    with brownie.reverts(reason("MissingRole", net.acct.finance, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.finance, ROLE.ADMIN)):
         net.membership.setPriceTier(net.org.dist_a, 2, {"from": net.acct.finance})
 
 
@@ -172,18 +158,18 @@ def test_a_location_takes_its_region_from_the_organisation_that_runs_it(net, adm
 
 
 def test_a_location_for_an_unknown_organisation_is_refused(net, admin):
-    with brownie.reverts(reason("UnknownOrganisation", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownOrganisation", UNKNOWN)):
         net.membership.registerLocation(UNKNOWN, "Nowhere", "", admin)
 
 
 @pytest.mark.parametrize("org_name, kind", [("carrier", KIND.CARRIER), ("auditor", KIND.AUDITOR)])
 def test_carriers_and_auditors_hold_no_stock_and_so_have_no_locations(net, admin, org_name, kind):
-    with brownie.reverts(reason("InvalidKind", kind)):
+    with brownie.reverts(revert_message("InvalidKind", kind)):
         net.membership.registerLocation(getattr(net.org, org_name), "Depot", "", admin)
 
 
 def test_only_a_brand_admin_registers_locations(net):
-    with brownie.reverts(reason("MissingRole", net.acct.dist_a_purchaser, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.dist_a_purchaser, ROLE.ADMIN)):
         net.membership.registerLocation(net.org.dist_a, "Back room", "", {"from": net.acct.dist_a_purchaser})
 
 
@@ -195,9 +181,9 @@ def test_a_closed_location_fails_every_check_until_it_reopens(net, admin):
     tx = net.membership.setLocationActive(location, False, admin)
     assert (tx.events["LocationActiveSet"]["location"], tx.events["LocationActiveSet"]["active"]) == (location, False)
     assert net.membership.locations(location)["active"] is False
-    with brownie.reverts(reason("LocationInactive", location)):
+    with brownie.reverts(revert_message("LocationInactive", location)):
         net.membership.activeLocation(location)
-    with brownie.reverts(reason("LocationInactive", location)):
+    with brownie.reverts(revert_message("LocationInactive", location)):
         net.membership.authoriseAt(net.acct.dist_a_purchaser, ROLE.RECEIVER, location)
 
     tx = net.membership.setLocationActive(location, True, admin)
@@ -206,13 +192,13 @@ def test_a_closed_location_fails_every_check_until_it_reopens(net, admin):
 
 
 def test_an_unknown_location_cannot_be_opened_or_closed(net, admin):
-    with brownie.reverts(reason("UnknownLocation", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownLocation", UNKNOWN)):
         net.membership.setLocationActive(UNKNOWN, False, admin)
 
 
 def test_only_a_brand_admin_closes_locations(net):
     # A distributor closing its own site would stop deliveries it has already been sent.
-    with brownie.reverts(reason("MissingRole", net.acct.dist_a_purchaser, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.dist_a_purchaser, ROLE.ADMIN)):
         net.membership.setLocationActive(net.loc.dist_a, False, {"from": net.acct.dist_a_purchaser})
 
 
@@ -234,9 +220,9 @@ def test_setting_an_account_again_replaces_its_roles_and_organisation(net, admin
     net.membership.setAccount(who, net.org.dist_n, ROLE.RECEIVER, "moved to Tianjin", admin)
     assert tuple(net.membership.accounts(who)) == (net.org.dist_n, ROLE.RECEIVER, True)
     # Roles are replaced, not added to: the old purchaser role and the old organisation are gone.
-    with brownie.reverts(reason("MissingRole", who, ROLE.PURCHASER)):
+    with brownie.reverts(revert_message("MissingRole", who, ROLE.PURCHASER)):
         net.membership.authorise(who, ROLE.PURCHASER, net.org.dist_n)
-    with brownie.reverts(reason("WrongOrganisation", who, net.org.dist_a)):
+    with brownie.reverts(revert_message("WrongOrganisation", who, net.org.dist_a)):
         net.membership.authorise(who, ROLE.RECEIVER, net.org.dist_a)
 
 
@@ -255,49 +241,49 @@ def test_a_second_brand_admin_can_be_appointed_and_then_administers(net, admin):
     assert tx.events["PriceTierSet"]["priceTier"] == 1
 
 
-@pytest.mark.parametrize("kind", sorted(ALLOWED))
+@pytest.mark.parametrize("kind", sorted(ROLES_ALLOWED_FOR))
 def test_each_organisation_kind_may_hold_all_of_its_allowed_roles_at_once(net, admin, kind):
     org = org_of_kind(net, kind)
-    net.membership.setAccount(net.acct.outsider, org, ALLOWED[kind], "everything allowed", admin)
-    assert tuple(net.membership.accounts(net.acct.outsider)) == (org, ALLOWED[kind], True)
+    net.membership.setAccount(net.acct.outsider, org, ROLES_ALLOWED_FOR[kind], "everything allowed", admin)
+    assert tuple(net.membership.accounts(net.acct.outsider)) == (org, ROLES_ALLOWED_FOR[kind], True)
 
 
-@pytest.mark.parametrize("kind", sorted(ALLOWED))
+@pytest.mark.parametrize("kind", sorted(ROLES_ALLOWED_FOR))
 def test_each_organisation_kind_is_refused_every_role_outside_its_set(net, admin, kind):
     org = org_of_kind(net, kind)
     for role in (1 << bit for bit in range(10)):
-        if role & ALLOWED[kind]:
+        if role & ROLES_ALLOWED_FOR[kind]:
             continue
         # Mixed with an allowed role, a forbidden one still spoils the whole grant.
-        roles = role | (ALLOWED[kind] & -ALLOWED[kind])
-        with brownie.reverts(reason("RolesNotAllowed", kind, roles)):
+        roles = role | (ROLES_ALLOWED_FOR[kind] & -ROLES_ALLOWED_FOR[kind])
+        with brownie.reverts(revert_message("RolesNotAllowed", kind, roles)):
             net.membership.setAccount(net.acct.outsider, org, roles, "too much", admin)
     assert tuple(net.membership.accounts(net.acct.outsider)) == (0, 0, False)
 
 
 def test_a_distributor_cannot_be_given_an_approval_stage(net, admin):
     for role in (ROLE.REGION_MANAGER, ROLE.SALES_DIRECTOR, ROLE.FINANCE, ROLE.ADMIN):
-        with brownie.reverts(reason("RolesNotAllowed", KIND.DISTRIBUTOR, role)):
+        with brownie.reverts(revert_message("RolesNotAllowed", KIND.DISTRIBUTOR, role)):
             net.membership.setAccount(net.acct.dist_a_purchaser, net.org.dist_a, role, "self-approver", admin)
 
 
 def test_an_account_needs_at_least_one_role(net, admin):
-    with brownie.reverts(reason("RolesNotAllowed", KIND.STORE, 0)):
+    with brownie.reverts(revert_message("RolesNotAllowed", KIND.STORE, 0)):
         net.membership.setAccount(net.acct.outsider, net.org.store_a, 0, "no roles", admin)
 
 
 def test_an_account_in_an_unknown_organisation_is_refused(net, admin):
-    with brownie.reverts(reason("UnknownOrganisation", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownOrganisation", UNKNOWN)):
         net.membership.setAccount(net.acct.outsider, UNKNOWN, ROLE.RECEIVER, "ghost", admin)
 
 
 def test_the_zero_address_cannot_be_an_account(net, admin):
-    with brownie.reverts(reason("ZeroAddress")):
+    with brownie.reverts(revert_message("ZeroAddress")):
         net.membership.setAccount(ZERO_ADDRESS, net.org.store_a, ROLE.RECEIVER, "nobody", admin)
 
 
 def test_an_admin_cannot_drop_its_own_admin_role(net, admin):
-    with brownie.reverts(reason("CannotDropOwnAdmin", net.acct.admin)):
+    with brownie.reverts(revert_message("CannotDropOwnAdmin", net.acct.admin)):
         net.membership.setAccount(net.acct.admin, net.org.brand, ROLE.SALES_DIRECTOR, "demoted", admin)
     assert tuple(net.membership.accounts(net.acct.admin)) == (net.org.brand, ROLE.ADMIN, True)
 
@@ -305,7 +291,7 @@ def test_an_admin_cannot_drop_its_own_admin_role(net, admin):
 def test_an_admin_cannot_move_itself_out_of_the_brand(net, admin):
     # Even with the admin bit set: outside the brand it would no longer administer anything.
     for org in (net.org.east, UNKNOWN):
-        with brownie.reverts(reason("CannotDropOwnAdmin", net.acct.admin)):
+        with brownie.reverts(revert_message("CannotDropOwnAdmin", net.acct.admin)):
             net.membership.setAccount(net.acct.admin, org, ROLE.ADMIN, "moved", admin)
 
 
@@ -321,14 +307,14 @@ def test_another_admin_may_take_away_an_admins_role(net, admin):
     net.membership.setAccount(net.acct.outsider, net.org.brand, ROLE.ADMIN, "deputy admin", admin)
     net.membership.setAccount(net.acct.admin, net.org.brand, ROLE.FINANCE, "retired admin", deputy)
     assert tuple(net.membership.accounts(net.acct.admin)) == (net.org.brand, ROLE.FINANCE, True)
-    with brownie.reverts(reason("MissingRole", net.acct.admin, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.admin, ROLE.ADMIN)):
         net.membership.setPriceTier(net.org.dist_a, 1, admin)
 
 
 def test_only_a_brand_admin_sets_accounts(net):
     # A distributor must not be able to enrol staff, let alone grant itself more roles.
     who = net.acct.dist_a_purchaser
-    with brownie.reverts(reason("MissingRole", who, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", who, ROLE.ADMIN)):
         net.membership.setAccount(net.acct.outsider, net.org.dist_a, ROLE.RECEIVER, "new hire", {"from": who})
 
 
@@ -342,10 +328,10 @@ def test_a_deactivated_account_loses_access_everywhere_at_once(net, admin):
     assert (event["account"], event["org"]) == (who, net.org.brand)
     # Org and roles are kept for the record; only the active flag goes.
     assert tuple(net.membership.accounts(who)) == (net.org.brand, ROLE.SALES_DIRECTOR, False)
-    with brownie.reverts(reason("NotAMember", who)):
+    with brownie.reverts(revert_message("NotAMember", who)):
         net.membership.authorise(who, ROLE.SALES_DIRECTOR, net.org.brand)
     # The catalog asks Membership on every call, so the director can no longer set prices there.
-    with brownie.reverts(reason("NotAMember", who)):
+    with brownie.reverts(revert_message("NotAMember", who)):
         net.catalog.setPrices([(1, 0, 950_000)], {"from": who})
     assert net.catalog.priceOf(1, 0) == 900_000
 
@@ -353,26 +339,26 @@ def test_a_deactivated_account_loses_access_everywhere_at_once(net, admin):
 def test_a_deactivated_admin_can_no_longer_administer(net, admin):
     net.membership.setAccount(net.acct.outsider, net.org.brand, ROLE.ADMIN, "deputy admin", admin)
     net.membership.deactivateAccount(net.acct.outsider, admin)
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.membership.registerOrganisation(KIND.REGION, 1, 0, "South China", "S", {"from": net.acct.outsider})
 
 
 def test_an_admin_cannot_deactivate_itself(net, admin):
-    with brownie.reverts(reason("CannotDeactivateSelf", net.acct.admin)):
+    with brownie.reverts(revert_message("CannotDeactivateSelf", net.acct.admin)):
         net.membership.deactivateAccount(net.acct.admin, admin)
     assert net.membership.accounts(net.acct.admin)["active"] is True
 
 
 def test_an_unknown_or_already_deactivated_account_cannot_be_deactivated(net, admin):
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.membership.deactivateAccount(net.acct.outsider, admin)
     net.membership.deactivateAccount(net.acct.courier, admin)
-    with brownie.reverts(reason("NotAMember", net.acct.courier)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.courier)):
         net.membership.deactivateAccount(net.acct.courier, admin)
 
 
 def test_only_a_brand_admin_deactivates_accounts(net):
-    with brownie.reverts(reason("MissingRole", net.acct.rm_east, ROLE.ADMIN)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.rm_east, ROLE.ADMIN)):
         net.membership.deactivateAccount(net.acct.dist_a_purchaser, {"from": net.acct.rm_east})
 
 
@@ -386,12 +372,12 @@ def test_authorise_passes_a_member_holding_any_one_of_the_roles_asked_for(net):
 
 
 def test_authorise_refuses_strangers_missing_roles_and_other_organisations_in_that_order(net):
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.membership.authorise(net.acct.outsider, ALL_ROLES, net.org.brand)
-    with brownie.reverts(reason("MissingRole", net.acct.rm_east, ROLE.FINANCE)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.rm_east, ROLE.FINANCE)):
         net.membership.authorise(net.acct.rm_east, ROLE.FINANCE, net.org.north)
     # East's manager holds the role, but for the wrong region.
-    with brownie.reverts(reason("WrongOrganisation", net.acct.rm_east, net.org.north)):
+    with brownie.reverts(revert_message("WrongOrganisation", net.acct.rm_east, net.org.north)):
         net.membership.authorise(net.acct.rm_east, ROLE.REGION_MANAGER, net.org.north)
 
 
@@ -403,29 +389,29 @@ def test_authorise_at_returns_the_location_for_its_own_staff(net):
 def test_authorise_at_refuses_staff_of_another_organisation_at_the_location(net):
     # Suzhou's staff receiving into Hangzhou's stock room is how diverted goods get laundered.
     who = net.acct.dist_b_purchaser
-    with brownie.reverts(reason("WrongOrganisation", who, net.org.dist_a)):
+    with brownie.reverts(revert_message("WrongOrganisation", who, net.org.dist_a)):
         net.membership.authoriseAt(who, ROLE.RECEIVER, net.loc.dist_a)
 
 
 def test_authorise_at_refuses_unknown_locations_strangers_and_missing_roles(net):
-    with brownie.reverts(reason("UnknownLocation", UNKNOWN)):
+    with brownie.reverts(revert_message("UnknownLocation", UNKNOWN)):
         net.membership.authoriseAt(net.acct.store_a_staff, ROLE.RECEIVER, UNKNOWN)
-    with brownie.reverts(reason("NotAMember", net.acct.outsider)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
         net.membership.authoriseAt(net.acct.outsider, ROLE.RECEIVER, net.loc.store_a)
-    with brownie.reverts(reason("MissingRole", net.acct.store_a_staff, ROLE.DISPATCHER)):
+    with brownie.reverts(revert_message("MissingRole", net.acct.store_a_staff, ROLE.DISPATCHER)):
         net.membership.authoriseAt(net.acct.store_a_staff, ROLE.DISPATCHER, net.loc.store_a)
 
 
 def test_authorise_at_refuses_a_deactivated_account(net, admin):
     net.membership.deactivateAccount(net.acct.wh_beijing_staff, admin)
-    with brownie.reverts(reason("NotAMember", net.acct.wh_beijing_staff)):
+    with brownie.reverts(revert_message("NotAMember", net.acct.wh_beijing_staff)):
         net.membership.authoriseAt(net.acct.wh_beijing_staff, ROLE.DISPATCHER, net.loc.wh_beijing)
 
 
 def test_active_location_returns_an_open_location_and_refuses_unknown_ones(net):
     assert tuple(net.membership.activeLocation(net.loc.east_center)) == (net.org.east, net.org.east, KIND.REGION, True)
     for location in (0, UNKNOWN):
-        with brownie.reverts(reason("UnknownLocation", location)):
+        with brownie.reverts(revert_message("UnknownLocation", location)):
             net.membership.activeLocation(location)
 
 

@@ -9,27 +9,15 @@ Denials by role are covered by the permission matrix; here a denial appears only
 its own (a regional manager of another region).
 """
 
-import brownie
 import pytest
 from brownie import Orders, history
 
-from conftest import CASE_PRICE_FEN, ORDER, SHIPMENT_KIND, STAGE, gtin14
+from conftest import CASE_PRICE_FEN, ORDER, SHIPMENT_KIND, STAGE, gtin14, plain, reverts
 
 ALL_STAGES = STAGE.REGION_MANAGER | STAGE.SALES_DIRECTOR | STAGE.FINANCE
 # Default policy thresholds, in fen: 100,000 and 1,000,000 yuan.
 SALES_DIRECTOR_FROM = 10_000_000
 FINANCE_FROM = 100_000_000
-
-
-def reverts(error, *args):
-    """Expects a revert with custom error `error(*args)`, as brownie renders it (addresses lower case)."""
-    shown = ", ".join(str(a).lower() if hasattr(a, "address") else str(a) for a in args)
-    return brownie.reverts(f"{error}: {shown}")
-
-
-def plain(value):
-    """A view's or event's struct (brownie's ReturnValue) as nested tuples, comparable with literals."""
-    return tuple(plain(v) for v in value) if isinstance(value, (tuple, list)) else value
 
 
 def state_of(net, order_id):

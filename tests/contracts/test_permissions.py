@@ -29,20 +29,10 @@ from hexbytes import HexBytes
 from brownie import Anchors, Catalog, Inventory, Membership, Orders, accounts, history, web3
 
 from conftest import (
-    DECOMMISSION, DISCREPANCY, KIND, LOG_KIND, ROLE, SHIPMENT_KIND, SHIPMENT_STATE, STAGE, TRANSFER, gtin14,
-    lot_number,
+    DECOMMISSION, DISCREPANCY, KIND, LOG_KIND, ROLE, ROLES_ALLOWED_FOR, SHIPMENT_KIND, SHIPMENT_STATE, STAGE,
+    TRANSFER, gtin14, lot_number, revert_message,
 )
 
-# Mirror of Roles.allowedFor in contracts/lib/LedgerTypes.sol.
-ROLES_ALLOWED_FOR = {
-    KIND.BRAND: ROLE.ADMIN | ROLE.SALES_DIRECTOR | ROLE.FINANCE | ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.REGION: ROLE.REGION_MANAGER | ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.WAREHOUSE: ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.DISTRIBUTOR: ROLE.PURCHASER | ROLE.DISPATCHER | ROLE.RECEIVER,
-    KIND.STORE: ROLE.STORE_STAFF | ROLE.RECEIVER,
-    KIND.CARRIER: ROLE.DISPATCHER,
-    KIND.AUDITOR: ROLE.AUDITOR,
-}
 
 # Where a caller holding a role goes when the required organisation's kind cannot hold it. Any org of a
 # kind that may hold the role will do: the role check comes first, so the role is what is under test.
@@ -80,13 +70,6 @@ def rewound():
         # Brownie derives each sender's next nonce from its transaction history and waits forever when
         # the chain is behind it, so transactions the node has forgotten must leave the history too.
         history.clear()
-
-
-def revert_message(error: str, *args) -> str:
-    """The revert string brownie decodes from a custom error (addresses in lower case)."""
-    shown = [a.address.lower() if hasattr(a, "address") else str(a).lower() if isinstance(a, str) else str(a)
-             for a in args]
-    return f"{error}: {', '.join(shown)}" if shown else error
 
 
 # ------------------------------------------------------------------------------------------- the matrix
