@@ -413,11 +413,14 @@ contract Inventory {
     // ------------------------------------------------------------------ leaving the ledger
 
     /// @notice A store records cases sold to consumers (sell-through).
-    /// Requirements: caller is store staff of the store that runs `location`; enough stock.
+    /// Requirements: caller is store staff of the store that runs `location`; the lot is not recalled;
+    /// enough stock.
     /// Emits a {StockDecommissioned} event.
     function recordSale(uint32 location, uint256 lot, uint32 cases) external {
         Location memory l = membership.authoriseAt(msg.sender, Roles.STORE_STAFF, location);
         if (l.kind != OrgKind.Store) revert NotAStore(location);
+        // A recalled lot goes back or is written off; it must not reach a consumer.
+        if (recalled[lot]) revert LotIsRecalled(lot);
         _decommission(location, lot, cases, Decommission.Sold);
     }
 

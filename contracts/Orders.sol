@@ -170,7 +170,8 @@ contract Orders {
         emit ApprovalPolicySet(tiers);
     }
 
-    /// @notice Sets a distributor's credit limit in fen.
+    /// @notice Sets a distributor's credit limit in fen. A limit below the current exposure is allowed: it
+    /// reserves nothing back, but no further order is approved until payments bring the exposure down.
     /// Requirements: caller is the brand's finance; `distributor` is a distributor.
     /// Emits a {CreditLimitSet} event.
     function setCreditLimit(uint32 distributor, uint128 limit) external onlyBrand(Roles.FINANCE) {

@@ -706,6 +706,16 @@ def test_a_store_cannot_sell_more_than_it_holds_or_nothing(net, at_store_a):
         net.inventory.recordSale(net.loc.store_a, at_store_a, 0, {"from": net.acct.store_a_staff})
 
 
+def test_a_recalled_lot_cannot_be_sold_but_can_still_be_written_off(net, at_store_a):
+    net.inventory.recallLot(at_store_a, 3, {"from": net.acct.admin})
+
+    with reverts("LotIsRecalled", at_store_a):
+        net.inventory.recordSale(net.loc.store_a, at_store_a, 1, {"from": net.acct.store_a_staff})
+    assert net.balance(net.loc.store_a, at_store_a) == 6
+    net.inventory.writeOff(net.loc.store_a, at_store_a, 6, DECOMMISSION.RECALLED, {"from": net.acct.admin})
+    assert net.balance(net.loc.store_a, at_store_a) == 0
+
+
 def test_sales_are_recorded_only_at_the_staffs_own_store(net, at_dist_a):
     # Only stores hold store staff, so another kind of location is always another organisation's:
     # recordSale's NotAStore check can never be reached.
