@@ -1,0 +1,162 @@
+"""`indexer`: the command line of the chain mirror.
+
+    indexer run                 follow the head (Prometheus metrics with --metrics-port)
+    indexer backfill --to N     read up to block N with a progress bar, then stop
+    indexer status              head, checkpoint and lag
+    indexer verify              rebuild the projections from the chain into a scratch database and name
+                                every difference from the live mirror
+
+Settings come from `LEDGER_*` environment variables (see indexer/settings.py); options override them.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from indexer.contracts import load_artifacts, load_deployment
+from indexer.db import migrate, open_database
+from indexer.decode import EventDecoder
+from indexer.follower import Follower
+from indexer.metrics import Metrics
+from indexer.rpc import NodeClient
+from indexer.settings import Settings
+from indexer.store import Mirror
+from indexer.verify import compare_mirrors
+
+app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
+console = Console(stderr=True)
+
+
+def build_follower(settings: Settings, database_url: str | None = None) -> Follower:
+    deployment = load_deployment(settings.network, settings.deployments_dir)
+    node = NodeClient(settings.rpc_url, timeout=settings.rpc_timeout)
+    chain_id = node.chain_id()
+    if chain_id != deployment.chain_id:
+        raise typer.BadParameter(
+            f"{settings.rpc_url} serves chain id {chain_id}, but deployments/{settings.network}.json is for "
+            f"chain id {deployment.chain_id}"
+        )
+    artifacts = load_artifacts()
+    decoder = EventDecoder(
+        {name: artifacts[name].abi for name in deployment.contracts},
+        {name: entry["address"] for name, entry in deployment.contracts.items()},
+    )
+    engine = open_database(database_url or settings.database_url)
+    migrate(engine)
+    mirror = Mirror(engine, settings.network, chain_id)
+    return Follower(node, mirror, decoder, deployment.start_block, confirmations=settings.confirmations,
+                    reorg_window=settings.reorg_window, max_span=settings.max_block_span)
+
+
+def _settings(rpc_url: str | None, database_url: str | None, network: str | None) -> Settings:
+    overrides = {k: v for k, v in {"rpc_url": rpc_url, "database_url": database_url, "network": network}.items() if v}
+    return Settings(**overrides)
+
+
+RpcOption = typer.Option(None, "--rpc-url", help="JSON-RPC endpoint [env LEDGER_RPC_URL]")
+DbOption = typer.Option(None, "--database-url", help="SQLAlchemy URL of the mirror [env LEDGER_DATABASE_URL]")
+NetworkOption = typer.Option(None, "--network", help="deployment name [env LEDGER_NETWORK]")
+
+
+@app.command()
+def run(rpc_url: str | None = RpcOption, database_url: str | None = DbOption, network: str | None = NetworkOption,
+        metrics_port: int | None = typer.Option(None, help="serve Prometheus metrics on this port")) -> None:
+    """Follow the chain's head and keep the mirror current."""
+    settings = _settings(rpc_url, database_url, network)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    follower = build_follower(settings)
+    metrics = Metrics(follower)
+    port = metrics_port or settings.metrics_port
+    if port:
+        metrics.serve(port)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    follower.on_progress = metrics.record
+    done = follower.checkpoint()
+    console.print(f"indexer: following {settings.network} at {settings.rpc_url} from block {done.block_number + 1}")
+    follower.follow(settings.poll_interval, should_stop=lambda: bool(stopping))
+    console.print("indexer: stopped at block", follower.checkpoint().block_number)
+
+
+@app.command()
+def backfill(to: int | None = typer.Option(None, "--to", help="last block to read (default: the head)"),
+             rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
+             network: str | None = NetworkOption) -> None:
+    """Read the chain up to a block with a progress bar, then stop."""
+    settings = _settings(rpc_url, database_url, network)
+    follower = build_follower(settings)
+    start = follower.checkpoint().block_number
+    end = to if to is not None else follower.node.block_number() - settings.confirmations
+    events = 0
+    began = time.monotonic()
+    with Progress(TextColumn("[bold]backfill"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
+                  TextColumn("{task.fields[events]:,} events, {task.fields[rate]:,.0f}/s"), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task("backfill", total=end, completed=start, events=0, rate=0)
+
+        def show(p):
+            nonlocal events
+            events += p.events
+            bar.update(task, completed=p.last, events=events, rate=events / max(time.monotonic() - began, 1e-9))
+
+        follower.on_progress = show
+        follower.backfill(end)
+    elapsed = time.monotonic() - began
+    console.print(f"indexer: {events:,} events in {elapsed:.1f} s ({events / max(elapsed, 1e-9):,.0f}/s); "
+                  f"checkpoint {follower.checkpoint().block_number}")
+
+
+@app.command()
+def status(rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
+           network: str | None = NetworkOption) -> None:
+    """Show the head, the checkpoint and the lag."""
+    settings = _settings(rpc_url, database_url, network)
+    follower = build_follower(settings)
+    head = follower.node.block_number()
+    done = follower.mirror.checkpoint()
+    if done is None:
+        console.print(f"head {head}; the mirror is empty (it starts at block {follower.start_block})")
+        return
+    print(f"head {head}\ncheckpoint {done.block_number} ({done.block_hash})\nlag {head - done.block_number} blocks\n"
+          f"undecoded logs {done.undecoded}")
+
+
+@app.command()
+def verify(rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
+           network: str | None = NetworkOption) -> None:
+    """Rebuild the mirror from the chain into a scratch database and compare it with the live one."""
+    settings = _settings(rpc_url, database_url, network)
+    live = build_follower(settings)
+    checkpoint = live.checkpoint().block_number
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = build_follower(settings, f"sqlite:///{Path(scratch) / 'verify.sqlite3'}")
+        console.print(f"verify: rebuilding blocks {fresh.start_block}-{checkpoint} from {settings.rpc_url}")
+        fresh.backfill(checkpoint)
+        differences = compare_mirrors(live.mirror.engine, fresh.mirror.engine)
+    if differences:
+        for line in differences:
+            print(line)
+        console.print(f"verify: {len(differences)} difference(s) between the mirror and the chain")
+        raise typer.Exit(1)
+    console.print(f"verify: the mirror equals the chain up to block {checkpoint}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
