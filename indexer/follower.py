@@ -154,6 +154,9 @@ class Follower:
         while not should_stop():
             progress = self.step()
             if progress is None:
+                # Caught up: report it, so lag and checkpoint gauges are current even when nothing happens.
+                at = self.checkpoint().block_number
+                self.on_progress(Progress(at, at, 0, 0, self.head, 0.0))
                 self.mirror.forget_journal_below(self.head - self.reorg_window)
                 time.sleep(poll_interval)
 
