@@ -53,6 +53,10 @@ class Follower:
     on_progress: Callable[[Progress], None] = field(default=lambda p: None)
     head: int = 0
 
+    def __post_init__(self) -> None:
+        # max_span bounds every range, the first one too.
+        self.span = min(self.span, self.max_span)
+
     def checkpoint(self) -> Checkpoint:
         """The mirror's checkpoint; an empty mirror starts just before the deployment block."""
         current = self.mirror.checkpoint()
@@ -82,6 +86,9 @@ class Follower:
     def _read_range(self, done: Checkpoint, first: int, last: int) -> Progress | None:
         started = time.monotonic()
         try:
+            # The last block's hash from before the logs: if the headers read after them name another, the
+            # chain changed in between, and blocks that had no logs before would keep their new logs hidden.
+            last_hash = self.node.headers([last])[last]["hash"]
             logs = self.node.logs(first, last, self.decoder.addresses)
         except RangeTooLarge as exc:
             self.span = max(1, (last - first + 1) // 2)
@@ -97,7 +104,9 @@ class Follower:
         if headers[first].parent_hash != done.block_hash:
             self._recover_from_reorg(done.block_number)
             return Progress(first, first - 1, 0, 0, self.head, time.monotonic() - started)
-        if any(entry["blockHash"] != headers[int(entry["blockNumber"], 16)].hash for entry in logs) or (
+        if headers[last].hash != last_hash or any(
+            entry["blockHash"] != headers[int(entry["blockNumber"], 16)].hash for entry in logs
+        ) or (
             near_head and any(headers[n].parent_hash != headers[n - 1].hash for n in range(journal_from + 1, last + 1)
                               if n - 1 in headers)
         ):

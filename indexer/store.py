@@ -26,6 +26,8 @@ from indexer.projections import LedgerEvent, project
 from indexer.schema import PROJECTIONS, blocks, primary_key, raw_events, sync_state, undo_log
 
 MAX_CACHED_ROWS = 2_000_000
+REBUILD = ("the mirror cannot undo it: rebuild it with `indexer backfill` into an empty database (a new "
+           "LEDGER_DATABASE_URL), and raise LEDGER_REORG_WINDOW if the chain reorganises this deep")
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ class Mirror:
             if unjournaled:
                 raise DeepReorg(
                     f"the chain changed at block {ancestor + 1}, below the journaled blocks (from {oldest}); "
-                    "rebuild the mirror with `indexer rebuild`"
+                    f"{REBUILD}"
                 )
             entries = conn.execute(
                 select(undo_log).where(undo_log.c.block_number > ancestor).order_by(undo_log.c.seq.desc())
@@ -147,7 +149,7 @@ class Mirror:
             conn.execute(delete(blocks).where(blocks.c.number > ancestor))
             header = conn.execute(select(blocks).where(blocks.c.number == ancestor)).mappings().first()
             if header is None:
-                raise DeepReorg(f"no stored header for block {ancestor}; rebuild the mirror")
+                raise DeepReorg(f"no stored header for block {ancestor}; {REBUILD}")
             self._write_checkpoint(conn, BlockHeader(**header), None)
         self._reset_cache()
         return len(entries)
