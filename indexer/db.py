@@ -8,11 +8,15 @@ schema.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -46,3 +50,20 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Brings the schema to the newest migration."""
     command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def scratch_postgres_database(admin_url: str, prefix: str = "ledger_scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL database on the server of `admin_url` (a role that may create databases),
+    dropped again on exit; yields its URL."""
+    admin = make_url(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

@@ -9,11 +9,8 @@ rather than being skipped.
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ENGINES = ["sqlite", "postgresql"]
 
@@ -25,28 +22,13 @@ def postgres_admin_url() -> str:
     return url
 
 
-def create_postgres_database() -> tuple[str, callable]:
-    admin = make_url(postgres_admin_url())
-    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
-
-    return admin.set(database=name).render_as_string(hide_password=False), drop
-
-
 @pytest.fixture(params=ENGINES)
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
         return
-    url, drop = create_postgres_database()
-    try:
+    # Imported here: brownie's venv loads this file for the contract tests and has no SQLAlchemy.
+    from indexer.db import scratch_postgres_database
+
+    with scratch_postgres_database(postgres_admin_url(), prefix="ledger_test") as url:
         yield url
-    finally:
-        drop()
