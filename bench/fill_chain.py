@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from indexer.contracts import load_artifacts, load_deployment  # noqa: E402
 from ledger_api.activity import DAY, Activity, Scale  # noqa: E402
-from ledger_api.anvil import AnvilError, start_anvil, stop_anvil  # noqa: E402
+from ledger_api.anvil import CHAIN_ID, AnvilError, free_port, start_anvil, stop_anvil  # noqa: E402
 from ledger_api.rawchain import (  # noqa: E402
     LEDGER_CONTRACTS, LedgerCodec, LedgerWriter, Rpc, Signer, has_code, write_ledger_deployment,
 )
@@ -109,6 +109,41 @@ def fill(rpc: Rpc, activity: Activity, network: str, impersonate: bool = False, 
     }
 
 
+def measure_baseline(port: int, seed: int, scale: Scale, calls: int, impersonate: bool) -> dict:
+    """The same activity written the conventional way, on a throwaway anvil: onboarding goes in fast, then
+    the first `calls` business calls are sent one at a time, each mined on its own and confirmed before
+    the next. Measured in the same run as the fill, on the same machine, for comparison."""
+    process = start_anvil(free_port(range(port + 1, port + 10)), scale.start_time - DAY)
+    try:
+        rpc = Rpc(f"http://127.0.0.1:{process.args[process.args.index('--port') + 1]}")
+        activity = Activity(seed, scale)
+        writer = LedgerWriter(rpc, LedgerCodec(load_artifacts()), Signer(activity.network.keys, CHAIN_ID),
+                              impersonate=impersonate)
+        writer.prepare()
+        writer.deploy_ledger(activity.network.admin, activity.network.brand_name)
+        rounds = activity.rounds()
+        for onboarding in (next(rounds), next(rounds)):
+            writer.execute_round(onboarding.timestamp, onboarding.calls)
+        writer.flush()
+        business = []
+        for planned in rounds:
+            business.append(planned)
+            if sum(len(r.calls) for r in business) >= calls:
+                break
+        before = writer.totals.transactions, writer.totals.event_count
+        began = time.perf_counter()
+        for planned in business:
+            writer.send_each(planned.timestamp, planned.calls)
+        elapsed = time.perf_counter() - began
+        writer.close()
+        sent, events = writer.totals.transactions - before[0], writer.totals.event_count - before[1]
+        return {"method": "one call per request and per block (automine), receipt awaited before the next",
+                "transactions": sent, "events": events, "seconds": round(elapsed, 2),
+                "tx_per_second": round(sent / elapsed, 1), "events_per_second": round(events / elapsed, 1)}
+    finally:
+        stop_anvil(process)
+
+
 def _ecc_backend() -> str:
     """eth-keys signs with coincurve (libsecp256k1) when it is installed, else in pure Python, ~15x slower."""
     from eth_keys.backends import get_backend
@@ -142,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="discard the saved chain state and fill again")
     parser.add_argument("--impersonate", action="store_true",
                         help="send unsigned transactions from impersonated members (anvil only; no signing cost)")
+    parser.add_argument("--baseline-calls", type=int, default=1_000,
+                        help="calls to send one by one on a throwaway chain for comparison (0: skip)")
     parser.add_argument("--keep-running", action="store_true", help="keep anvil serving until Ctrl-C")
     args = parser.parse_args(argv)
 
@@ -174,12 +211,20 @@ def main(argv: list[str] | None = None) -> int:
             result = fill(rpc, activity, args.network, args.impersonate)
             result["scale"] = asdict(scale)
             result["seed"] = args.seed
+            if args.baseline_calls:
+                print(f"fill: baseline: {args.baseline_calls:,} calls one by one on a throwaway anvil ...", flush=True)
+                result["baseline"] = measure_baseline(args.port, args.seed, scale, args.baseline_calls,
+                                                      args.impersonate)
+                result["speedup_over_baseline"] = round(result["tx_per_second"] / result["baseline"]["tx_per_second"], 1)
             RESULTS.mkdir(parents=True, exist_ok=True)
             (RESULTS / "fill_chain.json").write_text(json.dumps(result, indent=2) + "\n")
             print(f"fill: {result['events']:,} events in {result['transactions']:,} transactions and "
                   f"{result['blocks']:,} blocks, {result['seconds']} s: {result['tx_per_second']:,} tx/s, "
-                  f"{result['events_per_second']:,} events/s ({result['simulated_days']} simulated days); "
-                  f"wrote {RESULTS / 'fill_chain.json'}")
+                  f"{result['events_per_second']:,} events/s ({result['simulated_days']} simulated days)")
+            if "baseline" in result:
+                print(f"fill: baseline {result['baseline']['tx_per_second']:,} tx/s sending one call at a time: "
+                      f"the fill is {result['speedup_over_baseline']}x faster")
+            print(f"fill: wrote {RESULTS / 'fill_chain.json'}")
         if args.keep_running:
             print(f"fill: anvil serves http://127.0.0.1:{args.port}; Ctrl-C stops it and saves {state}")
             try:

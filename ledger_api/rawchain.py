@@ -248,7 +248,8 @@ class DeployedLedger:
 
 
 class LedgerWriter:
-    """Sends rounds of calls to the deployed ledger, one mined block per round, and checks every receipt."""
+    """Sends rounds of calls to the deployed ledger, one mined block per round (more for a round larger than
+    `block_size`), and checks every receipt."""
 
     def __init__(self, rpc: Rpc, codec: LedgerCodec, signer: Signer, addresses: dict[str, str] | None = None,
                  block_size: int = BLOCK_SIZE, impersonate: bool = False) -> None:
@@ -267,7 +268,8 @@ class LedgerWriter:
     # -- setup
 
     def prepare(self, labels: Iterable[str] | None = None) -> None:
-        """Funds the senders, reads their nonces and switches automine off (blocks come from `mine`)."""
+        """Funds the senders, reads their nonces and switches automine off: from now on a block is mined
+        only when a round's calls are in."""
         labels = list(labels if labels is not None else self.signer.addresses)
         addresses = [self.signer.addresses[label] for label in labels]
         for chunk in _chunks(addresses, SEND_CHUNK):
@@ -302,6 +304,33 @@ class LedgerWriter:
             self.flush()
             when = None if timestamp is None else timestamp + k
             self._pending = self._sender.submit(self._write_block, when, prepared, block_calls)
+
+    def send_each(self, timestamp: int | None, calls: Sequence[Call]) -> None:
+        """Sends `calls` one at a time, each mined on its own by automine (from `timestamp` on) and confirmed
+        before the next: how a conventional client writes, kept as the benchmark's baseline."""
+        self.flush()
+        if timestamp is not None:
+            self.rpc.call("evm_setNextBlockTimestamp", timestamp)
+        self.rpc.call("evm_setAutomine", True)
+        try:
+            for call in calls:
+                if self.impersonate:
+                    (_, tx_hash), = self._send_unsigned([self._transaction(call, GAS_PRICE)])
+                else:
+                    raw, tx_hash = self._sign(call, GAS_PRICE)
+                    self.rpc.call("eth_sendRawTransaction", raw)
+                # Automine mines right after the send returns, so the receipt may take a moment to appear.
+                deadline = time.monotonic() + 30
+                while (receipt := self.rpc.call("eth_getTransactionReceipt", tx_hash)) is None:
+                    if time.monotonic() > deadline:
+                        raise TransactionFailed(f"{_describe(call)} ({tx_hash}) was not mined within 30 s")
+                if int(receipt["status"], 16) != 1:
+                    raise TransactionFailed(self._explain_failure(receipt, call))
+                self.totals.transactions += 1
+                self.totals.blocks += 1
+                self.totals.events.update(self.codec.events.get(log["topics"][0], "?") for log in receipt["logs"])
+        finally:
+            self.rpc.call("evm_setAutomine", False)
 
     def flush(self) -> Totals:
         """Waits for the block in flight; raises its failure if it had one. Returns the totals."""
