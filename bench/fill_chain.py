@@ -1,6 +1,6 @@
 """Fills a local anvil chain with realistic ledger activity, as fast as the node takes it.
 
-`python bench/fill_chain.py --events 200000` starts anvil from node_modules on `--port` (its state is
+`./dev bench fill_chain --events 200000` starts anvil from node_modules on `--port` (its state is
 dumped to and loaded from `.data/bench/<network>.state.json`), deploys the ledger with
 `ledger_api.rawchain`, writes `deployments/<network>.json`, and plays `ledger_api.activity` (onboarding,
 then months of orders, shipments, transfers, sales, prices and anchors) round by round, one block per

@@ -1,7 +1,7 @@
 """Indexer benchmark: how fast the mirror backfills a filled chain into SQLite and PostgreSQL, how far it
 lags behind the head while following, and what the naive web3.py way achieves on the same chain.
 
-`./dev python bench/indexer.py` makes sure the chain of `bench/fill_chain.py` exists (filling it on the first
+`./dev bench indexer` makes sure the chain of `bench/fill_chain.py` exists (filling it on the first
 run, then loading the saved state), serves it from anvil, and measures:
 - our backfill (`indexer.cli.build_follower(...).backfill`) into a fresh SQLite file and a fresh PostgreSQL
   database, `--runs` times each; events per second, median of the runs;
@@ -128,7 +128,9 @@ def ours(settings: Settings, database_url: str, head: int) -> tuple[int, float]:
     follower.on_progress = count
     began = time.perf_counter()
     follower.backfill(head)
-    return events, time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    follower.mirror.engine.dispose()
+    return events, elapsed
 
 
 def block_holding(rpc: Rpc, network: str, events: int) -> int:

@@ -1,12 +1,15 @@
 """`indexer`: the command line of the chain mirror.
 
     indexer run                 follow the head (Prometheus metrics with --metrics-port)
-    indexer backfill --to N     read up to block N with a progress bar, then stop
+    indexer backfill [--from N] [--to N]
+                                read up to block N (default: the head) with a progress bar, then stop
     indexer status              head, checkpoint and lag
     indexer verify              rebuild the projections from the chain into a scratch database and name
                                 every difference from the live mirror
 
 Settings come from `LEDGER_*` environment variables (see indexer/settings.py); options override them.
+A mistake the user can fix (a missing deployment file, a bad database URL, an unreachable node for a
+one-off command, a mirror of another chain) ends the command with one line saying what is wrong.
 """
 
 from __future__ import annotations
@@ -19,39 +22,52 @@ import time
 from pathlib import Path
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from indexer.contracts import load_artifacts, load_deployment
 from indexer.db import migrate, open_database
 from indexer.decode import EventDecoder
 from indexer.follower import Follower
 from indexer.metrics import Metrics
-from indexer.rpc import NodeClient
+from indexer.rpc import NodeClient, NodeUnavailable, RpcError
 from indexer.settings import Settings
-from indexer.store import Mirror
+from indexer.store import DeepReorg, Mirror
 from indexer.verify import compare_mirrors
 
-app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
-console = Console(stderr=True)
+app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0], pretty_exceptions_enable=False)
+console = Console(stderr=True, soft_wrap=True)
 
 
-def build_follower(settings: Settings, database_url: str | None = None) -> Follower:
+class UsageError(Exception):
+    """Something the user asked for or configured that cannot work; the message says what to change."""
+
+
+def build_follower(settings: Settings, database_url: str | None = None, node_attempts: int | None = None) -> Follower:
+    """The follower of `settings`' deployment into `database_url` (default: the settings' mirror). With
+    `node_attempts`, calls to the node give up after that many tries instead of waiting for it."""
     deployment = load_deployment(settings.network, settings.deployments_dir)
-    node = NodeClient(settings.rpc_url, timeout=settings.rpc_timeout)
+    node = NodeClient(settings.rpc_url, timeout=settings.rpc_timeout, max_attempts=node_attempts)
     chain_id = node.chain_id()
     if chain_id != deployment.chain_id:
-        raise typer.BadParameter(
+        raise UsageError(
             f"{settings.rpc_url} serves chain id {chain_id}, but deployments/{settings.network}.json is for "
-            f"chain id {deployment.chain_id}"
+            f"chain id {deployment.chain_id}: point LEDGER_RPC_URL at that chain's node"
         )
     artifacts = load_artifacts()
     decoder = EventDecoder(
         {name: artifacts[name].abi for name in deployment.contracts},
         {name: entry["address"] for name, entry in deployment.contracts.items()},
     )
-    engine = open_database(database_url or settings.database_url)
-    migrate(engine)
+    url = database_url or settings.database_url
+    try:
+        engine = open_database(url)
+        migrate(engine)
+    except (ArgumentError, OperationalError) as exc:
+        raise UsageError(f"cannot open the mirror database {make_url_safe(url)}: {_first_line(exc)}") from exc
     mirror = Mirror(engine, settings.network, chain_id)
     return Follower(node, mirror, decoder, deployment.start_block, confirmations=settings.confirmations,
                     reorg_window=settings.reorg_window, max_span=settings.max_block_span)
@@ -89,14 +105,30 @@ def run(rpc_url: str | None = RpcOption, database_url: str | None = DbOption, ne
 
 
 @app.command()
-def backfill(to: int | None = typer.Option(None, "--to", help="last block to read (default: the head)"),
+def backfill(from_block: int | None = typer.Option(
+                 None, "--from", min=0,
+                 help="first block to read: the block after the mirror's checkpoint, or the deployment block "
+                      "for an empty mirror (default); blocks already mirrored are not read again"),
+             to: int | None = typer.Option(None, "--to", min=0, help="last block to read (default: the head)"),
              rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
              network: str | None = NetworkOption) -> None:
     """Read the chain up to a block with a progress bar, then stop."""
     settings = _settings(rpc_url, database_url, network)
     follower = build_follower(settings)
     start = follower.checkpoint().block_number
-    end = to if to is not None else follower.node.block_number() - settings.confirmations
+    head = follower.node.block_number()
+    end = to if to is not None else head - settings.confirmations
+    if from_block is not None and from_block > start + 1:
+        # Projections accumulate (balances, order states): a skipped block would make every later row wrong.
+        raise UsageError(
+            f"the mirror holds blocks up to {start}, so it must continue from block {start + 1}; reading from "
+            f"{from_block} would leave blocks {start + 1}-{from_block - 1} out (leave --from out to continue)"
+        )
+    if end > head:
+        raise UsageError(f"--to {end} is beyond the node's head, block {head}")
+    if end <= start:
+        console.print(f"indexer: the mirror already holds blocks up to {start}; nothing to read up to {end}")
+        return
     events = 0
     began = time.monotonic()
     with Progress(TextColumn("[bold]backfill"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
@@ -121,7 +153,7 @@ def status(rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
            network: str | None = NetworkOption) -> None:
     """Show the head, the checkpoint and the lag."""
     settings = _settings(rpc_url, database_url, network)
-    follower = build_follower(settings)
+    follower = build_follower(settings, node_attempts=3)
     head = follower.node.block_number()
     done = follower.mirror.checkpoint()
     if done is None:
@@ -151,11 +183,30 @@ def verify(rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
     console.print(f"verify: the mirror equals the chain up to block {checkpoint}")
 
 
+def make_url_safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ValidationError as exc:
+        problems = "; ".join(f"LEDGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        console.print(f"indexer: invalid settings: {problems}")
+        sys.exit(2)
+    except (UsageError, FileNotFoundError, NodeUnavailable, DeepReorg, RpcError, ValueError) as exc:
+        console.print(f"indexer: {exc}")
+        sys.exit(2 if isinstance(exc, (UsageError, FileNotFoundError, ValueError)) else 1)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
 """Opening the mirror database and bringing its schema up to date with Alembic.
 
-SQLite files get WAL journaling (readers never wait for the indexer's write transaction) and a busy
-timeout; PostgreSQL is used as configured. `migrate` runs the migrations in `indexer/migrations` up to the
-newest, and is what every entry point calls first, so a mirror is never read or written with an older
-schema.
+SQLite files get WAL journaling (readers never wait for the indexer's write transaction), a busy
+timeout, and transactions that hold schema changes too, so a migration is all or nothing; PostgreSQL is
+used as configured. `migrate` runs the migrations in `indexer/migrations` up to the newest, and is what
+every entry point calls first, so a mirror is never read or written with an older schema.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -30,11 +32,19 @@ def open_database(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
+            # The driver's own transaction handling leaves DDL outside transactions, so a migration killed
+            # halfway would leave half a schema; SQLAlchemy's begin (below) then issues BEGIN itself.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable at checkpoints, never corrupt
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -64,6 +74,23 @@ def scratch_postgres_database(admin_url: str, prefix: str = "ledger_scratch") ->
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+        try:
+            _drop_database(engine, name)
+        finally:
+            engine.dispose()
+
+
+def _drop_database(engine: Engine, name: str, attempts: int = 10) -> None:
+    # FORCE ends the caller's own sessions still open, but may not terminate an autovacuum worker (that
+    # needs pg_signal_backend); a plain drop cancels autovacuum but fails on open sessions. Between them,
+    # with a pause, one succeeds.
+    for attempt in range(attempts):
+        force = " WITH (FORCE)" if attempt % 2 == 0 else ""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"{force}'))
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -249,14 +249,15 @@ class EventDecoder:
     def addresses(self) -> list[str]:
         return list(self.by_address)
 
-    def decode(self, log: dict[str, Any], time: int) -> LedgerEvent | None:
+    def decode(self, log: dict[str, Any], time: int, data: bytes | None = None) -> LedgerEvent | None:
+        """The log as a ledger event, or None. `data` is the log's data as bytes, when the caller has it."""
         specs = self.by_address.get(log["address"].lower())
         topics = log["topics"]
         spec = specs.get(topics[0]) if specs and topics else None
         if spec is None or len(topics) != len(spec.indexed) + 1:
             return None
         try:
-            args = spec.decode(topics, bytes.fromhex(log["data"][2:]))
+            args = spec.decode(topics, bytes.fromhex(log["data"][2:]) if data is None else data)
         except (DecodingError, ValueError, IndexError, UnicodeDecodeError):
             return None
         return LedgerEvent(

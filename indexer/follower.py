@@ -7,19 +7,21 @@ stay small and halves when the node refuses it as too large. Before a range is a
 parent must be the checkpoint's block and every log must belong to the header fetched for its block;
 otherwise the chain reorganised: the follower walks back to the newest block whose stored hash the chain
 still has and rolls the mirror back to it. Blocks far behind the head (deeper than the reorg window) are
-read with only the headers that carry logs, which is what makes a backfill fast; blocks near the head are
-read header by header and journaled, so any of them can be undone.
+read with only the headers that carry logs, and the next such range is read in a background thread while
+the current one is decoded and written, which is what makes a backfill fast; blocks near the head are
+read header by header, after the previous range is applied, and journaled, so any of them can be undone.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from indexer.decode import EventDecoder
+from indexer.projections import LedgerEvent
 from indexer.rpc import NodeClient, RangeTooLarge
 from indexer.store import BlockHeader, Checkpoint, Mirror
 
@@ -49,13 +51,17 @@ class Follower:
     confirmations: int = 0
     reorg_window: int = 64
     max_span: int = 50_000
-    span: int = 2_000
+    span: int = 100
     on_progress: Callable[[Progress], None] = field(default=lambda p: None)
+    read_ahead: bool = True
     head: int = 0
 
     def __post_init__(self) -> None:
         # max_span bounds every range, the first one too.
         self.span = min(self.span, self.max_span)
+        self._target = 0
+        self._ahead: ReadAhead | None = None
+        self._reader: NodeClient | None = None
 
     def checkpoint(self) -> Checkpoint:
         """The mirror's checkpoint; an empty mirror starts just before the deployment block."""
@@ -72,6 +78,7 @@ class Follower:
         target = self.head - self.confirmations
         if until is not None:
             target = min(target, until)
+        self._target = target
         done = self.checkpoint()
         if done.block_number > self.head:
             log.warning("the node's head %d is behind the mirror's checkpoint %d; waiting for it to catch up",
@@ -85,59 +92,55 @@ class Follower:
 
     def _read_range(self, done: Checkpoint, first: int, last: int) -> Progress | None:
         started = time.monotonic()
+        ahead, self._ahead = self._ahead, None
         try:
-            # The last block's hash from before the logs: if the headers read after them name another, the
-            # chain changed in between, and blocks that had no logs before would keep their new logs hidden.
-            last_hash = self.node.headers([last])[last]["hash"]
-            logs = self.node.logs(first, last, self.decoder.addresses)
+            read = ahead.take(first, last) if ahead is not None else None
+            if read is None:
+                read = read_range(self.node, self.decoder.addresses, first, last, self.head, self.reorg_window)
         except RangeTooLarge as exc:
             self.span = max(1, (last - first + 1) // 2)
             log.info("node refused %d blocks (%s); reading %d at a time", last - first + 1, exc.message, self.span)
             return Progress(first, first - 1, 0, 0, self.head, time.monotonic() - started)
-        near_head = last > self.head - self.reorg_window
-        journal_from = max(first, self.head - self.reorg_window + 1) if near_head else None
-        wanted = {first, last} | {int(entry["blockNumber"], 16) for entry in logs}
-        if near_head:
-            wanted |= set(range(journal_from, last + 1))
-        headers = {n: _header(b) for n, b in self.node.headers(sorted(wanted)).items()}
+        first, last, headers = read.first, read.last, read.headers
+        if len(read.logs) < TARGET_LOGS_PER_RANGE // 2:
+            self.span = min(self.max_span, self.span * 2)
+        elif len(read.logs) > TARGET_LOGS_PER_RANGE:
+            self.span = max(1, self.span // 2)
 
         if headers[first].parent_hash != done.block_hash:
             self._recover_from_reorg(done.block_number)
             return Progress(first, first - 1, 0, 0, self.head, time.monotonic() - started)
-        if headers[last].hash != last_hash or any(
-            entry["blockHash"] != headers[int(entry["blockNumber"], 16)].hash for entry in logs
-        ) or (
-            near_head and any(headers[n].parent_hash != headers[n - 1].hash for n in range(journal_from + 1, last + 1)
-                              if n - 1 in headers)
-        ):
+        if not read.consistent():
             # The chain moved between the calls; read the range again.
             log.info("blocks %d-%d changed while being read; reading them again", first, last)
             return Progress(first, first - 1, 0, 0, self.head, time.monotonic() - started)
 
-        events, raw_rows, undecoded = [], [], 0
-        for entry in logs:
-            number = int(entry["blockNumber"], 16)
-            event = self.decoder.decode(entry, headers[number].time)
-            if event is None:
-                undecoded += 1
-                log.warning("undecodable log %s#%s from %s stored raw", entry["transactionHash"],
-                            int(entry["logIndex"], 16), entry["address"])
-            else:
-                events.append(event)
-            raw_rows.append({
-                "block_number": number, "log_index": int(entry["logIndex"], 16), "tx_hash": entry["transactionHash"],
-                "address": entry["address"].lower(), "contract": event.contract if event else None,
-                "name": event.name if event else None, "topics": json.dumps(entry["topics"]), "data": entry["data"],
-            })
+        # While this range is written, the next one is read and decoded, when it lies wholly below the reorg
+        # window (nearer the head, every range is read after the previous one is applied).
+        after = min(self._target, last + self.span)
+        if self.read_ahead and last < after <= self.head - self.reorg_window:
+            self._ahead = ReadAhead(self._ahead_node(), self.decoder.addresses, last + 1, after, self.head,
+                                    self.reorg_window)
+        events, raw_rows, undecodable = decode_range(self.decoder, read)
+        for entry in undecodable:
+            log.warning("undecodable log %s#%s from %s stored raw", entry["transactionHash"],
+                        int(entry["logIndex"], 16), entry["address"])
         self.mirror.apply(events, raw_rows, sorted(headers.values(), key=lambda h: h.number), headers[last],
-                          journal_from, undecoded)
-        if len(logs) < TARGET_LOGS_PER_RANGE // 2:
-            self.span = min(self.max_span, self.span * 2)
-        elif len(logs) > TARGET_LOGS_PER_RANGE:
-            self.span = max(1, self.span // 2)
-        progress = Progress(first, last, len(events), undecoded, self.head, time.monotonic() - started)
+                          read.journal_from, len(undecodable))
+        progress = Progress(first, last, len(events), len(undecodable), self.head, time.monotonic() - started)
         self.on_progress(progress)
         return progress
+
+    def _ahead_node(self) -> NodeClient:
+        # A client of its own: a requests session is not shared between threads.
+        if self._reader is None:
+            self._reader = self.node.clone()
+        return self._reader
+
+    @property
+    def rpc_failures(self) -> int:
+        """RPC calls retried since start, by the follower and its read-ahead."""
+        return self.node.failures + (self._reader.failures if self._reader is not None else 0)
 
     def _reorged_at_checkpoint(self, done: Checkpoint) -> bool:
         """At the head nothing new is read, so check that the checkpoint block itself is still canonical."""
@@ -174,6 +177,102 @@ class Follower:
             progress = self.step(until=until)
             if progress is None and self.checkpoint().block_number >= min(until, self.head - self.confirmations):
                 return
+
+
+@dataclass
+class RangeRead:
+    """One block range as read from the node, not yet checked against the mirror."""
+
+    first: int
+    last: int
+    last_hash: str  # the last block's hash as seen before the logs were read
+    logs: list[dict[str, Any]]
+    headers: dict[int, BlockHeader]
+    journal_from: int | None
+
+    def consistent(self) -> bool:
+        """True when logs and headers belong to one chain: every log's block hash is its header's, the last
+        header is the one seen before the logs, and journaled headers link up."""
+        headers = self.headers
+        if headers[self.last].hash != self.last_hash:
+            return False
+        if any(entry["blockHash"] != headers[int(entry["blockNumber"], 16)].hash for entry in self.logs):
+            return False
+        if self.journal_from is None:
+            return True
+        return all(headers[n].parent_hash == headers[n - 1].hash
+                   for n in range(self.journal_from + 1, self.last + 1) if n - 1 in headers)
+
+
+def read_range(node: NodeClient, addresses: list[str], first: int, last: int, head: int,
+               reorg_window: int) -> RangeRead:
+    """Reads blocks `first`..`last`: their logs, the headers of blocks with logs (of every block within
+    `reorg_window` of `head`, which are journaled) and the range's ends."""
+    # The last block's hash from before the logs: if the headers read after them name another, the chain
+    # changed in between, and blocks that had no logs before would keep their new logs hidden.
+    last_hash = node.headers([last])[last]["hash"]
+    logs = node.logs(first, last, addresses)
+    near_head = last > head - reorg_window
+    journal_from = max(first, head - reorg_window + 1) if near_head else None
+    wanted = {first, last} | {int(entry["blockNumber"], 16) for entry in logs}
+    if journal_from is not None:
+        wanted |= set(range(journal_from, last + 1))
+    headers = {n: _header(b) for n, b in node.headers(sorted(wanted)).items()}
+    return RangeRead(first, last, last_hash, logs, headers, journal_from)
+
+
+def decode_range(decoder: EventDecoder, read: RangeRead) -> tuple[list[LedgerEvent], list[dict[str, Any]],
+                                                                 list[dict[str, Any]]]:
+    """The range's events, its raw log rows, and the logs no ABI decodes (stored raw all the same)."""
+    events, raw_rows, undecodable = [], [], []
+    for entry in read.logs:
+        number = int(entry["blockNumber"], 16)
+        data = bytes.fromhex(entry["data"][2:])
+        event = decoder.decode(entry, read.headers[number].time, data)
+        if event is None:
+            undecodable.append(entry)
+        else:
+            events.append(event)
+        raw_rows.append({
+            "block_number": number, "log_index": int(entry["logIndex"], 16), "tx_hash": entry["transactionHash"],
+            "address": entry["address"].lower(), "contract": event.contract if event else None,
+            "name": event.name if event else None,
+            "topics": bytes.fromhex("".join(topic[2:] for topic in entry["topics"])), "data": data,
+        })
+    return events, raw_rows, undecodable
+
+
+class ReadAhead:
+    """`read_range` in a background thread, so the next range is read while the current one is written.
+
+    Only the reading: it waits on the node, so it costs the follower's thread little. Decoding stays in the
+    follower's thread, because two threads of Python work would fight over the GIL, and the database driver
+    gives it up for every row it writes. A daemon thread, not an executor: one stuck waiting for a node
+    that is down must not hold up exit."""
+
+    def __init__(self, node: NodeClient, addresses: list[str], first: int, last: int, head: int,
+                 reorg_window: int):
+        self.first, self.last = first, last
+        self._result: RangeRead | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(node, addresses, first, last, head, reorg_window),
+                                        name="indexer-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self, *args) -> None:
+        try:
+            self._result = read_range(*args)
+        except BaseException as exc:  # handed to the follower's thread by `take`
+            self._error = exc
+
+    def take(self, first: int, last: int) -> RangeRead | None:
+        """The range read ahead, if it starts at `first` and ends by `last`; else None (it is dropped)."""
+        if self.first != first or self.last > last:
+            return None
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def _header(block: dict[str, Any]) -> BlockHeader:

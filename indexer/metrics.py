@@ -28,7 +28,7 @@ class Metrics:
         self.undecoded.inc(progress.undecoded)
         if progress.seconds > 0:
             self.rate.set(progress.events / progress.seconds)
-        self.rpc_retries.set(self.follower.node.failures)
+        self.rpc_retries.set(self.follower.rpc_failures)
 
     def serve(self, port: int) -> None:
         start_http_server(port, registry=self.registry)

@@ -34,14 +34,25 @@ class RangeTooLarge(RpcError):
     """The node refused a request for being too large; ask for less."""
 
 
+class NodeUnavailable(ConnectionError):
+    """The node did not answer within the client's allowed attempts."""
+
+
 class NodeClient:
     def __init__(self, url: str, timeout: float = 30.0, max_backoff: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, max_attempts: int | None = None):
+        """`max_attempts` bounds the tries of one call (then `NodeUnavailable`); None retries for ever, which
+        is what a follower wants, while a one-off command should give up and say so."""
         self.url, self.timeout, self.max_backoff, self.sleep = url, timeout, max_backoff, sleep
+        self.max_attempts = max_attempts
         self.session = requests.Session()
         self.session.headers["Content-Type"] = "application/json"
         self._next_id = 0
         self.failures = 0  # calls that needed a retry, for the metrics
+
+    def clone(self) -> "NodeClient":
+        """A client of the same node with the same patience, for another thread."""
+        return NodeClient(self.url, self.timeout, self.max_backoff, self.sleep, self.max_attempts)
 
     # ------------------------------------------------------------------ calls
 
@@ -97,6 +108,9 @@ class NodeClient:
 
     def _wait(self, attempt: int, cause: Exception) -> int:
         self.failures += 1
+        cause = _describe(cause, self.timeout)
+        if self.max_attempts is not None and attempt + 1 >= self.max_attempts:
+            raise NodeUnavailable(f"the node at {self.url} did not answer after {attempt + 1} attempts ({cause})")
         delay = min(self.max_backoff, 0.25 * 2**attempt)
         log.warning("node at %s unavailable (%s); retrying in %.2f s", self.url, cause, delay)
         self.sleep(delay)
@@ -115,11 +129,25 @@ class NodeClient:
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(numbers), chunk):
             part = numbers[start:start + chunk]
-            for number, block in zip(part, self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])):
-                if block is None:
-                    raise ConnectionError(f"the node has no block {number} (yet)")
-                found[number] = block
+            attempt = 0
+            while True:
+                answers = self.batch([("eth_getBlockByNumber", [hex(n), False]) for n in part])
+                missing = [number for number, block in zip(part, answers) if block is None]
+                if not missing:
+                    break
+                # A node behind a load balancer may name a head that another node has not imported yet.
+                attempt = self._wait(attempt, ConnectionError(f"the node has no block {missing[0]} yet"))
+            found.update(zip(part, answers))
         return found
 
     def logs(self, first: int, last: int, addresses: list[str]) -> list[dict[str, Any]]:
         return self.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": addresses})
+
+
+def _describe(cause: Exception, timeout: float) -> str:
+    """A short cause for the log: requests' own messages nest three exceptions deep."""
+    if isinstance(cause, requests.Timeout):
+        return f"timed out: no answer within {timeout:g} s"
+    if isinstance(cause, requests.ConnectionError):
+        return "connection refused or dropped"
+    return str(cause)

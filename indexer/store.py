@@ -9,7 +9,8 @@ database), and each `Put` lands in the cache and is written at the end of the ra
 table. The indexer is the only writer, so the cache stays true across ranges; when a table was empty at
 start, a cache miss means the row does not exist and costs no query. Blocks within the reorg window are
 journaled: before a block first changes a row, the row's previous content (or its absence) is recorded,
-so `rollback_to` can restore the tables as they were after any journaled block.
+so `rollback_to` can restore the tables as they were after any journaled block. The rows themselves go
+in through `indexer.bulk` (executemany on SQLite, COPY on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from indexer.bulk import BulkWriter, row_getter
 from indexer.projections import LedgerEvent, project
 from indexer.schema import PROJECTIONS, blocks, primary_key, raw_events, sync_state, undo_log
 
@@ -52,7 +53,9 @@ class DeepReorg(Exception):
 class Mirror:
     def __init__(self, engine: Engine, network: str, chain_id: int):
         self.engine, self.network, self.chain_id = engine, network, chain_id
-        self._upserts = {name: self._upsert_statement(name) for name in PROJECTIONS}
+        self._upserts = {name: BulkWriter(t, engine, key=primary_key(t)) for name, t in PROJECTIONS.items()}
+        self._insert_raw = BulkWriter(raw_events, engine)
+        self._insert_blocks = BulkWriter(blocks, engine, key=("number",))
         self._conn: Connection | None = None
         self._reset_cache()
 
@@ -80,28 +83,26 @@ class Mirror:
         try:
             with self.engine.begin() as conn:
                 self._conn = conn
-                if raw_logs:
-                    conn.execute(insert(raw_events), raw_logs)
-                if headers:
-                    conn.execute(self._upsert_blocks, [h.__dict__ for h in headers])
+                self._insert_raw.write(conn, raw_logs)
+                self._insert_blocks.write(conn, [h.__dict__ for h in headers])
                 journal: list[dict[str, Any]] = []
                 journaled: set[tuple[str, tuple]] = set()
                 block = -1
+                cache, dirty, key_of = self._cache, self._dirty, self._key_of
                 for event in events:
                     if event.block_number != block:
                         block, journaled = event.block_number, set()
                     for put in project(event, self):
-                        key = tuple(put.row[c] for c in self._keys[put.table])
-                        if journal_from is not None and block >= journal_from and (put.table, key) not in journaled:
-                            journaled.add((put.table, key))
-                            before = self.get(put.table, key)
-                            journal.append({"block_number": block, "table_name": put.table,
+                        table = put.table
+                        key = key_of[table](put.row)
+                        if journal_from is not None and block >= journal_from and (table, key) not in journaled:
+                            journaled.add((table, key))
+                            before = self.get(table, key)
+                            journal.append({"block_number": block, "table_name": table,
                                             "row_key": _json(key), "before": None if before is None else _json(before)})
-                        self._cache[put.table][key] = put.row
-                        self._dirty[put.table][key] = put.row
+                        cache[table][key] = dirty[table][key] = put.row
                 for table, rows in self._dirty.items():
-                    if rows:
-                        conn.execute(self._upserts[table], list(rows.values()))
+                    self._upserts[table].write(conn, list(rows.values()))
                 if journal:
                     conn.execute(insert(undo_log), journal)
                 self._write_checkpoint(conn, checkpoint, undecoded)
@@ -180,7 +181,7 @@ class Mirror:
     def start(self, header: BlockHeader) -> None:
         """Records the block before the deployment as the starting checkpoint of an empty mirror."""
         with self.engine.begin() as conn:
-            conn.execute(self._upsert_blocks, [header.__dict__])
+            self._insert_blocks.write(conn, [header.__dict__])
             self._write_checkpoint(conn, header, 0)
 
     # ------------------------------------------------------------------ internals
@@ -197,6 +198,7 @@ class Mirror:
 
     def _reset_cache(self) -> None:
         self._keys = {name: primary_key(t) for name, t in PROJECTIONS.items()}
+        self._key_of = {name: row_getter(keys) for name, keys in self._keys.items()}
         self._cache: dict[str, dict[tuple, dict[str, Any] | None]] = {name: {} for name in PROJECTIONS}
         self._dirty: dict[str, dict[tuple, dict[str, Any]]] = {name: {} for name in PROJECTIONS}
         self._cached = 0
@@ -204,25 +206,6 @@ class Mirror:
             self._complete = {
                 name for name, t in PROJECTIONS.items() if conn.execute(select(t).limit(1)).first() is None
             }
-
-    def _dialect_insert(self, table):
-        return (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(table)
-
-    def _upsert_statement(self, name: str):
-        t = PROJECTIONS[name]
-        stmt = self._dialect_insert(t)
-        keys = primary_key(t)
-        return stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={c.name: stmt.excluded[c.name] for c in t.columns if c.name not in keys}
-        )
-
-    @property
-    def _upsert_blocks(self):
-        stmt = self._dialect_insert(blocks)
-        return stmt.on_conflict_do_update(
-            index_elements=["number"],
-            set_={"hash": stmt.excluded.hash, "parent_hash": stmt.excluded.parent_hash, "time": stmt.excluded.time},
-        )
 
 
 def _json(value: Any) -> str:

@@ -1,13 +1,17 @@
 """The mirror of a real chain: a backfill of a few weeks of a small network's business, on SQLite and on
 PostgreSQL, gives exactly the chain's stock, orders, shipments and credit, conserves every lot, survives a
 restart without duplicating or skipping anything, follows new blocks, and `verify` names any row that
-differs from the chain."""
+differs from the chain. The `indexer` command backfills in steps, refuses a gap, and answers a bad setup
+with what to fix."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -177,3 +181,64 @@ def test_the_compiled_decoders_read_every_log_as_eth_abi_does(chain, tmp_path):
     anchored = next(e for e in logs if e["topics"][0] in decoder.by_address[e["address"].lower()]
                     and decoder.by_address[e["address"].lower()][e["topics"][0]].name == "Anchored")
     assert decoder.decode({**anchored, "data": anchored["data"][:-64]}, 0) is None
+
+
+# ---------------------------------------------------------------------------------------------- the command line
+
+INDEXER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "indexer"
+
+
+def indexer_cli(chain, database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "LEDGER_RPC_URL": chain.rpc.url, "LEDGER_NETWORK": NETWORK,
+                   "LEDGER_DEPLOYMENTS_DIR": str(chain.deployments), "LEDGER_DATABASE_URL": database_url, **env}
+    return subprocess.run([str(INDEXER), *args], env=environment, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_backfills_in_steps_refuses_a_gap_reports_status_and_verifies_a_clean_mirror(chain, tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    head = int(chain.rpc.call("eth_blockNumber"), 16)
+    middle = (chain.deployed.start_block + head) // 2
+
+    first = indexer_cli(chain, url, "backfill", "--to", str(middle))
+    assert first.returncode == 0, first.stderr
+    assert f"checkpoint {middle}" in first.stderr and "events in" in first.stderr
+
+    gap = indexer_cli(chain, url, "backfill", "--from", str(middle + 5))
+    assert gap.returncode == 2
+    assert f"continue from block {middle + 1}" in gap.stderr and f"{middle + 1}-{middle + 4}" in gap.stderr
+    beyond = indexer_cli(chain, url, "backfill", "--to", str(head + 100))
+    assert beyond.returncode == 2 and f"beyond the node's head, block {head}" in beyond.stderr
+
+    status = indexer_cli(chain, url, "status")
+    assert status.returncode == 0, status.stderr
+    assert f"checkpoint {middle} " in status.stdout and f"lag {head - middle} blocks" in status.stdout
+
+    rest = indexer_cli(chain, url, "backfill", "--from", str(middle + 1))
+    assert rest.returncode == 0, rest.stderr
+    again = indexer_cli(chain, url, "backfill")
+    assert again.returncode == 0 and f"already holds blocks up to {head}" in again.stderr
+
+    verify = indexer_cli(chain, url, "verify")
+    assert verify.returncode == 0, verify.stderr
+    assert f"the mirror equals the chain up to block {head}" in verify.stderr
+
+
+@pytest.mark.parametrize("problem, args, env, expected", [
+    ("no deployment file", ["status"], {"LEDGER_NETWORK": "nowhere"}, "nowhere.json is missing"),
+    ("an unknown database driver", ["status"], {"LEDGER_DATABASE_URL": "mysqlx://mirror"},
+     "cannot open the mirror database"),
+    ("a database that refuses the login", ["status"],
+     {"LEDGER_DATABASE_URL": "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/mirror"},
+     "cannot open the mirror database postgresql+psycopg://nobody:***@127.0.0.1:1/mirror"),
+    ("a node that does not answer", ["status"], {"LEDGER_RPC_URL": "http://127.0.0.1:1"},
+     "did not answer after 3 attempts"),
+    ("a negative confirmation count", ["backfill"], {"LEDGER_CONFIRMATIONS": "-1"},
+     "LEDGER_CONFIRMATIONS: Input should be greater than or equal to 0"),
+    ("a negative block", ["backfill", "--to", "-4"], {}, "Invalid value for '--to'"),
+])
+def test_the_cli_answers_a_bad_setup_with_what_to_fix_and_no_traceback(chain, tmp_path, problem, args, env,
+                                                                         expected):
+    answer = indexer_cli(chain, f"sqlite:///{tmp_path / 'bad.sqlite3'}", *args, **env)
+    assert answer.returncode != 0, problem
+    assert expected in answer.stderr, (problem, answer.stderr)
+    assert "Traceback" not in answer.stderr and "hunter2" not in answer.stderr, problem

@@ -242,14 +242,10 @@ def upgrade() -> None:
     sa.Column('address', sa.String(length=42), nullable=False),
     sa.Column('contract', sa.String(length=32), nullable=True),
     sa.Column('name', sa.String(length=64), nullable=True),
-    sa.Column('topics', sa.Text(), nullable=False),
-    sa.Column('data', sa.Text(), nullable=False),
+    sa.Column('topics', sa.LargeBinary(), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('block_number', 'log_index')
     )
-    with op.batch_alter_table('raw_events', schema=None) as batch_op:
-        batch_op.create_index('ix_raw_events_name', ['name'], unique=False)
-        batch_op.create_index('ix_raw_events_tx_hash', ['tx_hash'], unique=False)
-
     op.create_table('shipment_checkpoints',
     sa.Column('block_number', sa.BigInteger(), nullable=False),
     sa.Column('log_index', sa.Integer(), nullable=False),
@@ -415,10 +411,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_shipment_checkpoints_shipment')
 
     op.drop_table('shipment_checkpoints')
-    with op.batch_alter_table('raw_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_raw_events_tx_hash')
-        batch_op.drop_index('ix_raw_events_name')
-
     op.drop_table('raw_events')
     op.drop_table('prices')
     with op.batch_alter_table('price_changes', schema=None) as batch_op:
