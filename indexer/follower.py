@@ -115,7 +115,7 @@ class Follower:
             log.info("blocks %d-%d changed while being read; reading them again", first, last)
             return Progress(first, first - 1, 0, 0, self.head, time.monotonic() - started)
 
-        # While this range is written, the next one is read and decoded, when it lies wholly below the reorg
+        # While this range is decoded and written, the next one is read, when it lies wholly below the reorg
         # window (nearer the head, every range is read after the previous one is applied).
         after = min(self._target, last + self.span)
         if self.read_ahead and last < after <= self.head - self.reorg_window:
@@ -173,6 +173,7 @@ class Follower:
                 time.sleep(poll_interval)
 
     def backfill(self, until: int) -> None:
+        """Reads up to block `until` (or the head, if lower), then returns."""
         while True:
             progress = self.step(until=until)
             if progress is None and self.checkpoint().block_number >= min(until, self.head - self.confirmations):
@@ -266,10 +267,11 @@ class ReadAhead:
             self._error = exc
 
     def take(self, first: int, last: int) -> RangeRead | None:
-        """The range read ahead, if it starts at `first` and ends by `last`; else None (it is dropped)."""
+        """The range read ahead, if it starts at `first` and ends by `last`; else None (it is dropped).
+        Either way the reading is over when this returns, so its node client is free for the next one."""
+        self._thread.join()
         if self.first != first or self.last > last:
             return None
-        self._thread.join()
         if self._error is not None:
             raise self._error
         return self._result

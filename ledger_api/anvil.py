@@ -48,9 +48,9 @@ def free_port(candidates: range) -> int:
 
 
 def start_anvil(port: int, genesis_time: int, log: Path | None = None, state: Path | None = None,
-                timeout: float = 120.0) -> subprocess.Popen:
+                timeout: float = 120.0, keep_state: bool = True) -> subprocess.Popen:
     """Starts anvil on 127.0.0.1:`port` and waits until it answers. With `state`, the chain is loaded from
-    that file if it exists and dumped to it when anvil is stopped."""
+    that file if it exists and, with `keep_state`, dumped to it when anvil is stopped."""
     if port_in_use(port):
         raise AnvilError(f"something already listens on port {port}; pick another port")
     command = [
@@ -59,7 +59,8 @@ def start_anvil(port: int, genesis_time: int, log: Path | None = None, state: Pa
         "--block-base-fee-per-gas", "0", "--timestamp", str(genesis_time), "--silent",
     ]
     if state is not None:
-        command += ["--dump-state", str(state)]
+        if keep_state:
+            command += ["--dump-state", str(state)]
         if state.exists():
             command += ["--load-state", str(state)]
     output = subprocess.DEVNULL
