@@ -5,7 +5,6 @@ seed; and a call that breaks a contract rule stops the writer with the contract'
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import pytest
 from eth_abi import decode
@@ -14,7 +13,8 @@ from eth_utils import to_checksum_address
 
 from indexer.contracts import load_artifacts
 from ledger_api.activity import DISTRIBUTOR, STORE, Activity, Call, Scale, gs1_check_digit
-from ledger_api.rawchain import LedgerCodec, LedgerWriter, Signer, TransactionFailed, has_code
+from ledger_api.rawchain import LedgerCodec, Signer, TransactionFailed, has_code
+from tests.indexer.ledger_chain import deploy_new_ledger
 
 SMALL = Scale(regions=2, warehouses=2, distributors_per_region=2, stores_per_distributor=2, skus=6, carriers=2,
               target_events=3_000, days=12)
@@ -26,16 +26,13 @@ def codec():
 
 
 @pytest.fixture(scope="module")
-def filled(anvil_rpc, codec):
+def filled(anvil_rpc):
     """The small network's activity, deployed and written; the writer is kept for further calls."""
-    activity = Activity(7, SMALL)
-    writer = LedgerWriter(anvil_rpc, codec, Signer(activity.network.keys, 31337), block_size=200)
-    writer.prepare()
-    deployed = writer.deploy_ledger(activity.network.admin, activity.network.brand_name)
-    for planned_round in activity.rounds():
-        writer.execute_round(planned_round.timestamp, planned_round.calls)
-    writer.flush()
-    return SimpleNamespace(activity=activity, writer=writer, deployed=deployed, rpc=anvil_rpc, codec=codec)
+    ledger = deploy_new_ledger(anvil_rpc, 7, SMALL)
+    for planned_round in ledger.activity.rounds():
+        ledger.writer.execute_round(planned_round.timestamp, planned_round.calls)
+    ledger.writer.flush()
+    return ledger
 
 
 def view(world, contract: str, function: str, args=(), returns=("uint256",)):

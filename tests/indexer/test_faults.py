@@ -25,14 +25,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.cli import build_follower
-from indexer.contracts import load_artifacts, write_deployment
+from indexer.contracts import write_deployment
 from indexer.db import open_database
 from indexer.schema import raw_events, sync_state
 from indexer.settings import Settings
 from indexer.verify import compare_mirrors, content_hash
-from ledger_api.activity import DAY, START_2026_06_01, Activity, Scale
-from ledger_api.anvil import free_port, start_anvil, stop_anvil
-from ledger_api.rawchain import LedgerCodec, LedgerWriter, Rpc, Signer
+from ledger_api.activity import Scale
+from ledger_api.anvil import free_port
+from tests.indexer.ledger_chain import deploy_new_ledger, running_anvil
 
 SMALL = Scale(regions=2, warehouses=2, distributors_per_region=2, stores_per_distributor=2, skus=6, carriers=2,
               target_events=3_000, days=12)
@@ -46,24 +46,17 @@ UNKNOWN_TOPIC = "0x" + "ab" * 32
 @pytest.fixture(scope="module")
 def anvil_rpc():
     """This module's own anvil, on a port of its own range so it never meets another suite's node."""
-    port = free_port(PORTS)
-    process = start_anvil(port, START_2026_06_01 - DAY)
-    try:
-        yield Rpc(f"http://127.0.0.1:{port}")
-    finally:
-        stop_anvil(process)
+    with running_anvil(PORTS) as rpc:
+        yield rpc
 
 
 @pytest.fixture(scope="module")
 def chain(anvil_rpc, tmp_path_factory):
     """A deployed ledger with a small network's business; later rounds are held back, to be mined while a
     follower watches (`chain.mine_next_round()`)."""
-    codec = LedgerCodec(load_artifacts())
-    activity = Activity(11, SMALL)
-    writer = LedgerWriter(anvil_rpc, codec, Signer(activity.network.keys, 31337), block_size=200)
-    writer.prepare()
-    deployed = writer.deploy_ledger(activity.network.admin, activity.network.brand_name)
-    rounds = list(activity.rounds())
+    ledger = deploy_new_ledger(anvil_rpc, 11, SMALL)
+    codec, writer, deployed = ledger.codec, ledger.writer, ledger.deployed
+    rounds = list(ledger.activity.rounds())
     for planned in rounds[:-24]:
         writer.execute_round(planned.timestamp, planned.calls)
     writer.flush()

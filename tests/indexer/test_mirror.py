@@ -19,14 +19,14 @@ from eth_abi import decode
 from sqlalchemy import func, select, update
 
 from indexer.cli import build_follower
-from indexer.contracts import load_artifacts, write_deployment
+from indexer.contracts import write_deployment
 from indexer.schema import (
     decommissions, discrepancies, lots, orders, raw_events, shipments, stock_balances, stock_in_transit,
 )
 from indexer.settings import Settings
 from indexer.verify import compare_mirrors, content_hash
-from ledger_api.activity import Activity, Scale
-from ledger_api.rawchain import LedgerCodec, LedgerWriter, Signer
+from ledger_api.activity import Scale
+from tests.indexer.ledger_chain import deploy_new_ledger
 
 SMALL = Scale(regions=2, warehouses=2, distributors_per_region=2, stores_per_distributor=2, skus=6, carriers=2,
               target_events=3_000, days=12)
@@ -36,12 +36,9 @@ NETWORK = "mirror-test"
 @pytest.fixture(scope="module")
 def chain(anvil_rpc, tmp_path_factory):
     """A deployed ledger with a small network's activity, and its deployment file in a scratch folder."""
-    codec = LedgerCodec(load_artifacts())
-    activity = Activity(11, SMALL)
-    writer = LedgerWriter(anvil_rpc, codec, Signer(activity.network.keys, 31337), block_size=200)
-    writer.prepare()
-    deployed = writer.deploy_ledger(activity.network.admin, activity.network.brand_name)
-    rounds = list(activity.rounds())
+    ledger = deploy_new_ledger(anvil_rpc, 11, SMALL)
+    codec, writer, deployed = ledger.codec, ledger.writer, ledger.deployed
+    rounds = list(ledger.activity.rounds())
     # The last rounds are held back for the tests that follow the head.
     for planned in rounds[:-3]:
         writer.execute_round(planned.timestamp, planned.calls)

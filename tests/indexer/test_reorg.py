@@ -19,7 +19,7 @@ from eth_abi import decode
 from sqlalchemy import select
 
 from indexer.cli import build_follower
-from indexer.contracts import load_artifacts, write_deployment
+from indexer.contracts import write_deployment
 from indexer.follower import Follower
 from indexer.rpc import NodeClient
 from indexer.schema import (
@@ -29,9 +29,9 @@ from indexer.schema import (
 from indexer.settings import Settings
 from indexer.store import DeepReorg
 from indexer.verify import compare_mirrors, content_hash
-from ledger_api.activity import DAY, STAGES, START_2026_06_01, Activity, Scale
-from ledger_api.anvil import free_port, start_anvil, stop_anvil
-from ledger_api.rawchain import CALL_GAS, GAS_PRICE, LedgerCodec, LedgerWriter, Rpc, Signer
+from ledger_api.activity import STAGES, Scale
+from ledger_api.rawchain import CALL_GAS, GAS_PRICE, Signer
+from tests.indexer.ledger_chain import deploy_new_ledger, running_anvil
 
 SMALL = Scale(regions=1, warehouses=2, distributors_per_region=3, stores_per_distributor=1, skus=6, carriers=1,
               target_events=1_500, days=5)
@@ -43,12 +43,8 @@ MIN_ROUNDS = 120
 @pytest.fixture(scope="module")
 def anvil_rpc():
     """A fresh anvil of this module's own (anvil_reorg refuses a chain loaded from a state dump)."""
-    port = free_port(range(8700, 8710))
-    process = start_anvil(port, START_2026_06_01 - DAY)
-    try:
-        yield Rpc(f"http://127.0.0.1:{port}")
-    finally:
-        stop_anvil(process)
+    with running_anvil(range(8700, 8710)) as rpc:
+        yield rpc
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +54,8 @@ def chain(anvil_rpc, tmp_path_factory):
     Blocks a reorg mines carry their ancestor's timestamp, and `Anchors.anchor` refuses a period that ends
     after its block; so the activity is cut where the last MAX_DEPTH blocks hold no anchor, and any of them
     can be mined again at an earlier time."""
-    codec = LedgerCodec(load_artifacts())
-    activity = Activity(7, SMALL)
-    writer = LedgerWriter(anvil_rpc, codec, Signer(activity.network.keys, 31337), block_size=200)
-    writer.prepare()
-    deployed = writer.deploy_ledger(activity.network.admin, activity.network.brand_name)
+    ledger = deploy_new_ledger(anvil_rpc, 7, SMALL)
+    codec, activity, writer, deployed = ledger.codec, ledger.activity, ledger.writer, ledger.deployed
     played: list[bool] = []  # per block mined: does it anchor?
     for number, planned in enumerate(activity.rounds()):
         if planned.calls:
