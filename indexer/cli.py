@@ -28,14 +28,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from indexer.contracts import load_artifacts, load_deployment
+from indexer.contracts import DeploymentError, load_artifacts, load_deployment
 from indexer.db import migrate, open_database
 from indexer.decode import EventDecoder
 from indexer.follower import Follower
 from indexer.metrics import Metrics
 from indexer.rpc import NodeClient, NodeUnavailable, RpcError
 from indexer.settings import Settings
-from indexer.store import DeepReorg, Mirror
+from indexer.store import DeepReorg, ForeignMirror, Mirror
 from indexer.verify import compare_mirrors
 
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0], pretty_exceptions_enable=False)
@@ -204,9 +204,12 @@ def main() -> None:
         problems = "; ".join(f"LEDGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         console.print(f"indexer: invalid settings: {problems}")
         sys.exit(2)
-    except (UsageError, FileNotFoundError, NodeUnavailable, DeepReorg, RpcError, ValueError) as exc:
+    except (UsageError, FileNotFoundError, DeploymentError, ForeignMirror) as exc:
         console.print(f"indexer: {exc}")
-        sys.exit(2 if isinstance(exc, (UsageError, FileNotFoundError, ValueError)) else 1)
+        sys.exit(2)
+    except (NodeUnavailable, DeepReorg, RpcError) as exc:
+        console.print(f"indexer: {exc}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ OUTPUT_SELECTION = {
 }
 
 
+class DeploymentError(ValueError):
+    """A deployment file that is not one: unreadable JSON or missing fields."""
+
+
 class CompileError(RuntimeError):
     """solc reported errors, or the installed compiler is not the configured one."""
 
@@ -175,10 +179,13 @@ def load_deployment(network: str, directory: Path = DEPLOYMENTS) -> Deployment:
             f"no deployment for network '{network}': {path} is missing "
             f"(deploy with `./dev brownie run scripts/deploy.py --network {network}`)"
         )
-    data = json.loads(path.read_text())
-    missing = {"network", "chain_id", "start_block", "contracts"} - data.keys()
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DeploymentError(f"{path}: not a deployment file, its JSON does not parse ({exc})") from None
+    missing = {"network", "chain_id", "start_block", "contracts"} - (data.keys() if isinstance(data, dict) else set())
     if missing:
-        raise ValueError(f"{path}: not a deployment file, missing {', '.join(sorted(missing))}")
+        raise DeploymentError(f"{path}: not a deployment file, missing {', '.join(sorted(missing))}")
     return Deployment(**{k: data[k] for k in ("network", "chain_id", "start_block", "contracts")})
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from eth_abi.exceptions import DecodingError
+from eth_abi.grammar import parse
 from eth_abi.registry import registry
 from eth_abi.decoding import ContextFramesBytesIO
 from eth_utils import keccak
@@ -34,7 +35,8 @@ def canonical_type(param: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------ compiled data decoders
 
-Reader = Callable[[bytes, int], Any]  # (data, position of the value's head word) -> value
+# (data, position of the value's head word, position its offsets count from) -> value
+Reader = Callable[[bytes, int, int], Any]
 
 
 class Unsupported(Exception):
@@ -45,20 +47,6 @@ def _word(data: bytes, at: int) -> int:
     if at + 32 > len(data):
         raise ValueError("data too short")
     return int.from_bytes(data[at:at + 32], "big")
-
-
-def _split_tuple(abi_type: str) -> list[str]:
-    inner, parts, depth, start = abi_type[1:-1], [], 0, 0
-    for i, ch in enumerate(inner):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(inner[start:i])
-            start = i + 1
-    parts.append(inner[start:])
-    return [p for p in parts if p]
 
 
 def _compile(abi_type: str) -> tuple[bool, int, Reader]:
@@ -80,7 +68,7 @@ def _compile(abi_type: str) -> tuple[bool, int, Reader]:
     if abi_type.endswith("]"):
         raise Unsupported(abi_type)  # fixed-size arrays: none in the ledger's events
     if abi_type.startswith("("):
-        dynamic, size, read_fields = _fields(_split_tuple(abi_type))
+        dynamic, size, read_fields = _fields([c.to_type_str() for c in parse(abi_type).components])
 
         def read_tuple(data: bytes, head: int, base: int) -> tuple:
             # A dynamic tuple sits elsewhere and its head holds the offset; a static one sits in place.

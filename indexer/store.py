@@ -50,12 +50,18 @@ class DeepReorg(Exception):
     """The chain changed below the oldest block the journal can undo."""
 
 
+class ForeignMirror(Exception):
+    """The database holds the mirror of another network or chain."""
+
+
 class Mirror:
     def __init__(self, engine: Engine, network: str, chain_id: int):
         self.engine, self.network, self.chain_id = engine, network, chain_id
-        self._upserts = {name: BulkWriter(t, engine, key=primary_key(t)) for name, t in PROJECTIONS.items()}
+        self._keys = {name: primary_key(t) for name, t in PROJECTIONS.items()}
+        self._key_of = {name: row_getter(keys) for name, keys in self._keys.items()}
+        self._upserts = {name: BulkWriter(t, engine, key=self._keys[name]) for name, t in PROJECTIONS.items()}
         self._insert_raw = BulkWriter(raw_events, engine)
-        self._insert_blocks = BulkWriter(blocks, engine, key=("number",))
+        self._insert_blocks = BulkWriter(blocks, engine, key=primary_key(blocks))
         self._conn: Connection | None = None
         self._reset_cache()
 
@@ -168,7 +174,7 @@ class Mirror:
         if row is None:
             return None
         if row["network"] != self.network or row["chain_id"] != self.chain_id:
-            raise ValueError(
+            raise ForeignMirror(
                 f"this mirror follows {row['network']} (chain id {row['chain_id']}), not {self.network} "
                 f"(chain id {self.chain_id}); point LEDGER_DATABASE_URL at another database"
             )
@@ -197,8 +203,6 @@ class Mirror:
         conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**values))
 
     def _reset_cache(self) -> None:
-        self._keys = {name: primary_key(t) for name, t in PROJECTIONS.items()}
-        self._key_of = {name: row_getter(keys) for name, keys in self._keys.items()}
         self._cache: dict[str, dict[tuple, dict[str, Any] | None]] = {name: {} for name in PROJECTIONS}
         self._dirty: dict[str, dict[tuple, dict[str, Any]]] = {name: {} for name in PROJECTIONS}
         self._cached = 0

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from indexer.contracts import load_artifacts
+from pathlib import Path
+
+from indexer.contracts import load_artifacts, write_deployment
 from ledger_api.activity import DAY, START_2026_06_01, Activity, Scale
 from ledger_api.anvil import CHAIN_ID, free_port, start_anvil, stop_anvil
 from ledger_api.rawchain import DeployedLedger, LedgerCodec, LedgerWriter, Rpc, Signer
@@ -33,6 +35,17 @@ class NewLedger:
     activity: Activity
     writer: LedgerWriter
     deployed: DeployedLedger
+
+    def play(self, rounds) -> None:
+        """Mines the planned rounds in order and waits for the last block."""
+        for planned in rounds:
+            self.writer.execute_round(planned.timestamp, planned.calls)
+        self.writer.flush()
+
+    def write_deployment(self, network: str, folder: Path) -> Path:
+        """Writes `<folder>/<network>.json` for the indexer to follow; returns the folder."""
+        write_deployment(self.deployed.deployment(network, self.codec), folder)
+        return folder
 
 
 def deploy_new_ledger(rpc: Rpc, seed: int, scale: Scale) -> NewLedger:

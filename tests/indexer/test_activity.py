@@ -29,9 +29,7 @@ def codec():
 def filled(anvil_rpc):
     """The small network's activity, deployed and written; the writer is kept for further calls."""
     ledger = deploy_new_ledger(anvil_rpc, 7, SMALL)
-    for planned_round in ledger.activity.rounds():
-        ledger.writer.execute_round(planned_round.timestamp, planned_round.calls)
-    ledger.writer.flush()
+    ledger.play(ledger.activity.rounds())
     return ledger
 
 

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from indexer.cli import build_follower
-from indexer.contracts import write_deployment
 from indexer.db import open_database
 from indexer.schema import raw_events, sync_state
 from indexer.settings import Settings
@@ -55,13 +54,10 @@ def chain(anvil_rpc, tmp_path_factory):
     """A deployed ledger with a small network's business; later rounds are held back, to be mined while a
     follower watches (`chain.mine_next_round()`)."""
     ledger = deploy_new_ledger(anvil_rpc, 11, SMALL)
-    codec, writer, deployed = ledger.codec, ledger.writer, ledger.deployed
+    writer, deployed = ledger.writer, ledger.deployed
     rounds = list(ledger.activity.rounds())
-    for planned in rounds[:-24]:
-        writer.execute_round(planned.timestamp, planned.calls)
-    writer.flush()
-    deployments = tmp_path_factory.mktemp("deployments")
-    write_deployment(deployed.deployment(NETWORK, codec), deployments)
+    ledger.play(rounds[:-24])
+    deployments = ledger.write_deployment(NETWORK, tmp_path_factory.mktemp("deployments"))
     later = iter(rounds[-24:])
 
     def mine_next_round() -> None:

@@ -19,7 +19,6 @@ from eth_abi import decode
 from sqlalchemy import func, select, update
 
 from indexer.cli import build_follower
-from indexer.contracts import write_deployment
 from indexer.schema import (
     decommissions, discrepancies, lots, orders, raw_events, shipments, stock_balances, stock_in_transit,
 )
@@ -37,16 +36,12 @@ NETWORK = "mirror-test"
 def chain(anvil_rpc, tmp_path_factory):
     """A deployed ledger with a small network's activity, and its deployment file in a scratch folder."""
     ledger = deploy_new_ledger(anvil_rpc, 11, SMALL)
-    codec, writer, deployed = ledger.codec, ledger.writer, ledger.deployed
     rounds = list(ledger.activity.rounds())
     # The last rounds are held back for the tests that follow the head.
-    for planned in rounds[:-3]:
-        writer.execute_round(planned.timestamp, planned.calls)
-    writer.flush()
-    deployments = tmp_path_factory.mktemp("deployments")
-    write_deployment(deployed.deployment(NETWORK, codec), deployments)
-    return SimpleNamespace(rpc=anvil_rpc, codec=codec, writer=writer, deployed=deployed, later=rounds[-3:],
-                           deployments=deployments)
+    ledger.play(rounds[:-3])
+    deployments = ledger.write_deployment(NETWORK, tmp_path_factory.mktemp("deployments"))
+    return SimpleNamespace(rpc=anvil_rpc, codec=ledger.codec, writer=ledger.writer, deployed=ledger.deployed,
+                           later=rounds[-3:], deployments=deployments)
 
 
 def settings_for(chain, database_url: str, **extra) -> Settings:
@@ -239,3 +234,19 @@ def test_the_cli_answers_a_bad_setup_with_what_to_fix_and_no_traceback(chain, tm
     assert answer.returncode != 0, problem
     assert expected in answer.stderr, (problem, answer.stderr)
     assert "Traceback" not in answer.stderr and "hunter2" not in answer.stderr, problem
+
+
+def test_the_cli_refuses_a_broken_deployment_file_and_a_mirror_of_another_network(chain, tmp_path):
+    broken = tmp_path / "deployments"
+    broken.mkdir()
+    (broken / f"{NETWORK}.json").write_text("{not json")
+    answer = indexer_cli(chain, f"sqlite:///{tmp_path / 'a.sqlite3'}", "status", LEDGER_DEPLOYMENTS_DIR=str(broken))
+    assert answer.returncode == 2 and "not a deployment file" in answer.stderr, answer.stderr
+
+    url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    first = indexer_cli(chain, url, "backfill", "--to", str(chain.deployed.start_block + 1))
+    assert first.returncode == 0, first.stderr
+    (broken / "elsewhere.json").write_text((chain.deployments / f"{NETWORK}.json").read_text())
+    other = indexer_cli(chain, url, "status", LEDGER_NETWORK="elsewhere", LEDGER_DEPLOYMENTS_DIR=str(broken))
+    assert other.returncode == 2, other.stderr
+    assert f"this mirror follows {NETWORK}" in other.stderr and "Traceback" not in other.stderr

@@ -19,7 +19,6 @@ from eth_abi import decode
 from sqlalchemy import select
 
 from indexer.cli import build_follower
-from indexer.contracts import write_deployment
 from indexer.follower import Follower
 from indexer.rpc import NodeClient
 from indexer.schema import (
@@ -65,8 +64,7 @@ def chain(anvil_rpc, tmp_path_factory):
             break
     writer.flush()
     assert not any(played[-MAX_DEPTH:]), "the activity ended before a tail without anchors; raise target_events"
-    deployments = tmp_path_factory.mktemp("deployments")
-    write_deployment(deployed.deployment(NETWORK, codec), deployments)
+    deployments = ledger.write_deployment(NETWORK, tmp_path_factory.mktemp("deployments"))
     return SimpleNamespace(rpc=anvil_rpc, codec=codec, activity=activity, deployed=deployed,
                            deployments=deployments, network=activity.network)
 
