@@ -442,6 +442,22 @@ anchors = Table(
     Column("tx_hash", String(66), nullable=False),
 )
 
+# ------------------------------------------------------------------ the API's own state (not from the chain)
+
+# Sign-in nonces (EIP-4361): issued to an address, valid until `expires_at`, spent at most once. They live in
+# the mirror's database so that every API replica behind a load balancer sees the same ones; `verify` and
+# reorg rollback leave them alone because they are not projections.
+sign_in_nonces = Table(
+    "sign_in_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("address", String(42), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger),
+    Index("ix_sign_in_nonces_expires_at", "expires_at"),
+)
+
 PROJECTIONS: dict[str, Table] = {
     t.name: t
     for t in (

@@ -195,6 +195,10 @@ class Signer:
         self.addresses = {label: k.public_key.to_checksum_address() for label, k in self._keys.items()}
         self.nonces: dict[str, int] = {}
 
+    def add_key(self, label: str, key: bytes) -> None:
+        self._keys[label] = keys.PrivateKey(key)
+        self.addresses[label] = self._keys[label].public_key.to_checksum_address()
+
     def sign(self, label: str, to: bytes, data: bytes, gas: int, gas_price: int) -> tuple[str, str]:
         """(raw transaction hex, transaction hash hex) for the sender's next nonce."""
         nonce = self.nonces[label]

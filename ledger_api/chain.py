@@ -1,0 +1,523 @@
+"""The API's chain client: it signs a member organisation's calls with keys from encrypted keystores, sends them
+with nonces that concurrent requests never share, and waits for the receipt and then for the mirror.
+
+A write goes: encode the call (eth-abi, selectors computed once) → `eth_estimateGas` from the sender, which
+also runs the call, so a revert is caught before anything is signed and its custom error is decoded by name
+(`ContractError`) → sign locally under the sender's lock, which hands out the next nonce → send →
+`ChainWatcher` sees the receipt in a new block → `MirrorWatcher` sees the indexer's checkpoint pass that block.
+One watcher of each kind serves every waiting request, so a burst of writes costs the node one block poll and
+the database one checkpoint query per tick, not one per request. Raw transactions a client signed itself take
+the same path from the send on, after the sender and target are checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import rlp
+from eth_abi import decode, encode
+from eth_account import Account
+from eth_account.typed_transactions import TypedTransaction
+from eth_utils import keccak, to_checksum_address
+
+from indexer.contracts import Artifact, Deployment
+from ledger_api.rawchain import LEDGER_CONTRACTS, Signer, abi_type
+
+log = logging.getLogger("ledger_api.chain")
+
+GAS_MARGIN = 1.25  # estimates are exact for the state they ran on; a margin covers state changed meanwhile
+GAS_FLOOR = 30_000
+SAFE_INTEGER = 2**53  # larger integers go into JSON as strings, which every client reads exactly
+
+
+class RpcError(RuntimeError):
+    """The node answered with a JSON-RPC error."""
+
+    def __init__(self, method: str, error: dict):
+        self.method, self.code = method, error.get("code")
+        self.message, self.data = str(error.get("message", "")), error.get("data")
+        super().__init__(f"{method}: {self.message}")
+
+
+class ChainUnavailable(RuntimeError):
+    """The node could not be reached or did not answer in time."""
+
+
+class ContractError(Exception):
+    """A ledger contract refused the call: its custom error, by name, with its arguments."""
+
+    def __init__(self, name: str, detail: dict[str, Any]):
+        self.name, self.detail = name, detail
+        super().__init__(f"{name}({detail})")
+
+
+class KeyNotHeld(Exception):
+    """This API holds no key for the account: the client must sign the transaction itself."""
+
+
+class InvalidTransaction(ValueError):
+    """A raw transaction that cannot be relayed: undecodable, for another chain, or not to the ledger."""
+
+
+def json_value(value: Any) -> Any:
+    """An ABI value as JSON: bytes as hex, addresses checksummed, big integers as decimal strings."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value) if abs(value) >= SAFE_INTEGER else value
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
+        return to_checksum_address(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- ABI
+
+
+@dataclass(frozen=True)
+class Function:
+    contract: str
+    name: str
+    selector: bytes
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CustomError:
+    name: str
+    arguments: tuple[tuple[str, str], ...]  # (name, type)
+
+
+class LedgerAbi:
+    """Selectors and argument types of the ledger's functions and custom errors, computed once."""
+
+    def __init__(self, artifacts: dict[str, Artifact], contracts: Sequence[str] = LEDGER_CONTRACTS):
+        self.functions: dict[tuple[str, str], Function] = {}
+        self.errors: dict[bytes, CustomError] = {}
+        self.events: dict[bytes, tuple[str, str]] = {}  # topic0 -> (contract, event)
+        for contract in contracts:
+            for item in artifacts[contract].abi:
+                inputs = item.get("inputs", ())
+                types = tuple(abi_type(p) for p in inputs)
+                signature = f"{item.get('name', '')}({','.join(types)})"
+                if item["type"] == "function":
+                    self.functions[(contract, item["name"])] = Function(
+                        contract, item["name"], keccak(text=signature)[:4], types)
+                elif item["type"] == "error":
+                    self.errors[keccak(text=signature)[:4]] = CustomError(
+                        item["name"], tuple((p["name"] or f"arg{i}", abi_type(p)) for i, p in enumerate(inputs)))
+                elif item["type"] == "event":
+                    self.events[keccak(text=signature)] = (contract, item["name"])
+
+    def encode_call(self, contract: str, function: str, args: Sequence[Any]) -> bytes:
+        spec = self.functions[(contract, function)]
+        return spec.selector + encode(spec.types, list(args))
+
+    def decode_revert(self, data: str | None) -> ContractError:
+        raw = bytes.fromhex((data or "0x").removeprefix("0x")) if _is_hex(data) else b""
+        if len(raw) < 4:
+            return ContractError("Reverted", {"data": data})
+        if raw[:4] == bytes.fromhex("08c379a0"):  # Error(string)
+            return ContractError("Reverted", {"reason": decode(["string"], raw[4:])[0]})
+        if raw[:4] == bytes.fromhex("4e487b71"):  # Panic(uint256)
+            return ContractError("Panic", {"code": decode(["uint256"], raw[4:])[0]})
+        spec = self.errors.get(raw[:4])
+        if spec is None:
+            return ContractError("UnknownContractError", {"data": "0x" + raw.hex()})
+        values = decode([t for _, t in spec.arguments], raw[4:])
+        return ContractError(spec.name, {name: json_value(v) for (name, _), v in zip(spec.arguments, values)})
+
+
+def _is_hex(data: Any) -> bool:
+    return isinstance(data, str) and data.startswith("0x") and all(c in "0123456789abcdefABCDEF" for c in data[2:])
+
+
+# ---------------------------------------------------------------------------------------------- keys
+
+
+class Keyring:
+    """The encrypted keystores (eth-account JSON, version 3) of the accounts this API signs for, one file per
+    account. A key is decrypted the first time it signs, and kept in memory only."""
+
+    def __init__(self, directory: Path, password: str):
+        self.directory, self._password = directory, password
+        self._files: dict[str, Path] = {}
+        self._keys: dict[str, bytes] = {}
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.json")):
+                try:
+                    address = json.loads(path.read_text())["address"]
+                except (ValueError, KeyError, TypeError):
+                    log.warning("skipping %s: not a keystore file", path)
+                    continue
+                self._files[to_checksum_address("0x" + address.removeprefix("0x"))] = path
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self._files)
+
+    def holds(self, address: str) -> bool:
+        return address in self._files
+
+    def key(self, address: str) -> bytes:
+        if address not in self._keys:
+            path = self._files.get(address)
+            if path is None:
+                raise KeyNotHeld(address)
+            self._keys[address] = bytes(Account.decrypt(json.loads(path.read_text()), self._password))
+        return self._keys[address]
+
+
+def write_keystore(directory: Path, private_key: bytes, password: str, iterations: int | None = None) -> Path:
+    """Encrypts `private_key` into `<directory>/<address>.json`; `iterations` lowers the KDF cost for
+    development keys (the default is eth-account's, which takes about a second to open)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keystore = Account.encrypt(private_key, password, kdf="pbkdf2", iterations=iterations)
+    path = directory / f"{to_checksum_address('0x' + keystore['address'])}.json"
+    path.write_text(json.dumps(keystore))
+    path.chmod(0o600)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- JSON-RPC
+
+
+class JsonRpc:
+    """Asynchronous JSON-RPC over one pooled HTTP client."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        self.url = url
+        self._client = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=64))
+        self._ids = 0
+
+    async def call(self, method: str, *params: Any) -> Any:
+        return (await self.batch([(method, list(params))]))[0]
+
+    async def batch(self, calls: Sequence[tuple[str, list]]) -> list[Any]:
+        if not calls:
+            return []
+        first = self._ids + 1
+        self._ids += len(calls)
+        payload = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        try:
+            response = await self._client.post(self.url, json=payload)
+            response.raise_for_status()
+            answers = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ChainUnavailable(f"the node at {self.url} did not answer: {exc.__class__.__name__}: {exc}") from exc
+        if isinstance(answers, dict):
+            raise RpcError(calls[0][0], answers.get("error") or {"message": str(answers)})
+        by_id = {a.get("id"): a for a in answers}
+        results = []
+        for i, (method, _) in enumerate(calls):
+            answer = by_id.get(first + i, {"error": {"message": "no answer"}})
+            if "error" in answer:
+                raise RpcError(method, answer["error"])
+            results.append(answer.get("result"))
+        return results
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+# ---------------------------------------------------------------------------------------------- watchers
+
+
+class _Watcher:
+    """A height that only grows, polled by one task, awaited by many."""
+
+    def __init__(self, poll: float):
+        self.poll = poll
+        self.height = -1
+        self._advanced = asyncio.Condition()
+        self._task: asyncio.Task | None = None
+
+    async def _read(self) -> int:
+        raise NotImplementedError
+
+    async def _seen(self, height: int) -> None:
+        """Called with each new height before waiters wake."""
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                height = await self._read()
+                if height > self.height:
+                    await self._seen(height)
+                    self.height = height
+                    async with self._advanced:
+                        self._advanced.notify_all()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a node or database hiccup: try again on the next tick
+                log.warning("%s: %s", self.__class__.__name__, exc)
+                await asyncio.sleep(min(1.0, self.poll * 50))
+            await asyncio.sleep(self.poll)
+
+    async def reach(self, height: int, timeout: float) -> bool:
+        """True once the height is at least `height`; False if `timeout` seconds pass first."""
+        if self.height >= height:
+            return True
+        try:
+            async with self._advanced:
+                await asyncio.wait_for(self._advanced.wait_for(lambda: self.height >= height), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+
+class ChainWatcher(_Watcher):
+    """Follows the node's head and hands each new block's receipts to the requests waiting for them."""
+
+    def __init__(self, rpc: JsonRpc, poll: float):
+        super().__init__(poll)
+        self.rpc = rpc
+        self._waiting: dict[str, asyncio.Future] = {}
+
+    def expect(self, tx_hash: str) -> asyncio.Future:
+        future = self._waiting.get(tx_hash)
+        if future is None:
+            future = self._waiting[tx_hash] = asyncio.get_running_loop().create_future()
+        return future
+
+    def forget(self, tx_hash: str) -> None:
+        self._waiting.pop(tx_hash, None)
+
+    async def _read(self) -> int:
+        return int(await self.rpc.call("eth_blockNumber"), 16)
+
+    async def _seen(self, height: int) -> None:
+        if self.height < 0:  # the first look: only blocks from now on matter
+            return
+        if not self._waiting:
+            return
+        blocks = range(self.height + 1, height + 1)
+        answers = await self.rpc.batch([("eth_getBlockReceipts", [hex(n)]) for n in blocks])
+        for receipts in answers:
+            for receipt in receipts or ():
+                future = self._waiting.pop(receipt["transactionHash"], None)
+                if future is not None and not future.done():
+                    future.set_result(receipt)
+
+
+class MirrorWatcher(_Watcher):
+    """Follows the indexer's checkpoint: the last block the mirror has fully applied."""
+
+    def __init__(self, checkpoint: Callable[[], int], poll: float):
+        super().__init__(poll)
+        self._checkpoint = checkpoint
+
+    async def _read(self) -> int:
+        return await asyncio.to_thread(self._checkpoint)
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+
+@dataclass
+class Outcome:
+    """A sent transaction: mined (with its receipt) and mirrored, or still pending when time ran out."""
+
+    tx_hash: str
+    receipt: dict | None = None
+    sender: str | None = None
+    mirrored: bool = False
+    events: list[dict] = field(default_factory=list)  # (contract, name, topics) of the receipt's ledger logs
+
+    @property
+    def block(self) -> int | None:
+        return int(self.receipt["blockNumber"], 16) if self.receipt else None
+
+    def topic(self, event: str, index: int = 1) -> int | None:
+        """An indexed uint argument of the first `event` in the receipt (an id the contract assigned)."""
+        for e in self.events:
+            if e["event"] == event:
+                return int(e["topics"][index], 16)
+        return None
+
+
+class ChainClient:
+    def __init__(self, rpc: JsonRpc, abi: LedgerAbi, deployment: Deployment, keyring: Keyring, chain_id: int,
+                 gas_price: int, chain: ChainWatcher, mirror: MirrorWatcher):
+        self.rpc, self.abi, self.keyring = rpc, abi, keyring
+        self.chain_id, self.gas_price = chain_id, gas_price
+        self.chain, self.mirror = chain, mirror
+        self.addresses = {name: to_checksum_address(entry["address"]) for name, entry in deployment.contracts.items()}
+        self._contract_at = {a.lower(): name for name, a in self.addresses.items()}
+        self._signer = Signer({}, chain_id)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def call_view(self, contract: str, function: str, args: Sequence[Any], returns: Sequence[str]) -> tuple:
+        data = self.abi.encode_call(contract, function, args)
+        answer = await self.rpc.call("eth_call", {"to": self.addresses[contract], "data": "0x" + data.hex()}, "latest")
+        return decode(list(returns), bytes.fromhex(answer[2:]))
+
+    async def send(self, sender: str, contract: str, function: str, args: Sequence[Any], timeout: float) -> Outcome:
+        """Signs and sends `contract.function(args)` from `sender` (whose key this API holds), then waits up to
+        `timeout` seconds for the receipt and the mirror. Raises `ContractError` for a call the contract refuses."""
+        key = await asyncio.to_thread(self.keyring.key, sender)  # the first use decrypts: not on the event loop
+        to = self.addresses[contract]
+        data = "0x" + self.abi.encode_call(contract, function, args).hex()
+        gas = await self._estimate(sender, to, data)
+        async with self._lock(sender):
+            if sender not in self._signer.nonces:
+                self._signer.add_key(sender, key)
+                await self._sync_nonce(sender)
+            raw, tx_hash = self._signer.sign(sender, bytes.fromhex(to[2:]), bytes.fromhex(data[2:]), gas,
+                                             self.gas_price)
+            waiting = self.chain.expect(tx_hash)
+            try:
+                await self.rpc.call("eth_sendRawTransaction", raw)
+            except RpcError as exc:
+                self.chain.forget(tx_hash)
+                # A nonce taken by a transaction sent past this API (a relayed or foreign one): resynchronise
+                # so the next call gets a fresh nonce, and let this one fail with the node's reason.
+                await self._sync_nonce(sender)
+                raise self._refusal(exc) from exc
+            except ChainUnavailable:
+                self.chain.forget(tx_hash)
+                await self._sync_nonce(sender)
+                raise
+        return await self._conclude(tx_hash, waiting, sender, to, data, timeout)
+
+    async def relay(self, raw: str, caller: str, timeout: float) -> Outcome:
+        """Sends a transaction the caller signed itself, after checking it is the caller's, for this chain, and
+        addressed to a ledger contract; a call the contract would refuse is refused here, unsent."""
+        try:
+            tx = Account.recover_transaction(raw)
+            sender = to_checksum_address(tx)
+            fields = _decode_fields(raw)
+        except Exception as exc:
+            raise InvalidTransaction(f"not a signed transaction: {exc.__class__.__name__}") from exc
+        if sender != caller:
+            raise InvalidTransaction(f"signed by {sender}, not by the signed-in account {caller}")
+        if fields.get("chain_id") not in (None, self.chain_id):
+            raise InvalidTransaction(f"signed for chain id {fields['chain_id']}, this ledger is {self.chain_id}")
+        to = fields.get("to")
+        if not to or to.lower() not in self._contract_at:
+            raise InvalidTransaction("addressed to no ledger contract")
+        await self._estimate(sender, to_checksum_address(to), fields["data"])
+        tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
+        waiting = self.chain.expect(tx_hash)
+        try:
+            await self.rpc.call("eth_sendRawTransaction", raw)
+        except RpcError as exc:
+            self.chain.forget(tx_hash)
+            raise self._refusal(exc) from exc
+        if sender in self._signer.nonces:  # keep this API's own count in step with the client's
+            async with self._lock(sender):
+                await self._sync_nonce(sender)
+        return await self._conclude(tx_hash, waiting, sender, to_checksum_address(to), fields["data"], timeout)
+
+    async def status(self, tx_hash: str) -> Outcome | None:
+        tx, receipt = await self.rpc.batch([("eth_getTransactionByHash", [tx_hash]),
+                                            ("eth_getTransactionReceipt", [tx_hash])])
+        if tx is None:
+            return None
+        sender = to_checksum_address(tx["from"])
+        if receipt is None:
+            return Outcome(tx_hash, sender=sender)
+        outcome = Outcome(tx_hash, receipt, sender=sender)
+        outcome.mirrored = self.mirror.height >= int(receipt["blockNumber"], 16)
+        outcome.events = self._events(receipt)
+        return outcome
+
+    # -- internals
+
+    def _lock(self, sender: str) -> asyncio.Lock:
+        lock = self._locks.get(sender)
+        if lock is None:
+            lock = self._locks[sender] = asyncio.Lock()
+        return lock
+
+    async def _sync_nonce(self, sender: str) -> None:
+        self._signer.nonces[sender] = int(await self.rpc.call("eth_getTransactionCount", sender, "pending"), 16)
+
+    async def _estimate(self, sender: str, to: str, data: str) -> int:
+        try:
+            estimate = await self.rpc.call("eth_estimateGas", {"from": sender, "to": to, "data": data})
+        except RpcError as exc:
+            raise self._refusal(exc) from exc
+        return max(GAS_FLOOR, int(int(estimate, 16) * GAS_MARGIN))
+
+    def _refusal(self, exc: RpcError) -> Exception:
+        """A contract's custom error when the node's answer carries revert data; the node's own reason else."""
+        data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
+        if _is_hex(data) and len(data) >= 10:
+            return self.abi.decode_revert(data)
+        if "revert" in exc.message.lower():
+            return ContractError("Reverted", {"reason": exc.message})
+        return ContractError("TransactionRejected", {"reason": exc.message})
+
+    async def _conclude(self, tx_hash: str, waiting: asyncio.Future, sender: str, to: str, data: str,
+                        timeout: float) -> Outcome:
+        deadline = time.monotonic() + timeout
+        try:
+            receipt = await asyncio.wait_for(waiting, timeout)
+        except TimeoutError:
+            self.chain.forget(tx_hash)
+            return Outcome(tx_hash)
+        outcome = Outcome(tx_hash, receipt, sender=sender)
+        if int(receipt["status"], 16) != 1:
+            raise await self._failure(receipt, sender, to, data)
+        outcome.events = self._events(receipt)
+        outcome.mirrored = await self.mirror.reach(outcome.block, max(0.0, deadline - time.monotonic()))
+        return outcome
+
+    async def _failure(self, receipt: dict, sender: str, to: str, data: str) -> ContractError:
+        """A mined transaction that reverted (the state moved between the estimate and the block): the reason
+        comes from replaying it on the state it ran on."""
+        block = int(receipt["blockNumber"], 16)
+        try:
+            await self.rpc.call("eth_call", {"from": sender, "to": to, "data": data}, hex(block - 1))
+        except RpcError as exc:
+            error = self._refusal(exc)
+            if isinstance(error, ContractError):
+                return error
+        return ContractError("Reverted", {"tx_hash": receipt["transactionHash"]})
+
+    def _events(self, receipt: dict) -> list[dict]:
+        events = []
+        for entry in receipt.get("logs", ()):
+            if not entry.get("topics"):
+                continue
+            known = self.abi.events.get(bytes.fromhex(entry["topics"][0][2:]))
+            if known and entry["address"].lower() in self._contract_at:
+                events.append({"contract": known[0], "event": known[1], "topics": entry["topics"]})
+        return events
+
+
+def _decode_fields(raw: str) -> dict[str, Any]:
+    """The `to`, `data` and chain id of a signed legacy (EIP-155) or typed (EIP-2930/1559) transaction."""
+    payload = bytes.fromhex(raw.removeprefix("0x"))
+    if payload and payload[0] <= 0x7F:
+        tx = TypedTransaction.from_bytes(payload).as_dict()
+        to = tx.get("to")
+        return {"to": to if isinstance(to, str) else ("0x" + to.hex() if to else None),
+                "data": "0x" + bytes(tx.get("data", b"")).hex(), "chain_id": tx.get("chainId")}
+    nonce, gas_price, gas, to, value, data, v, r, s = rlp.decode(payload)
+    v = int.from_bytes(v, "big")
+    return {"to": "0x" + to.hex() if to else None, "data": "0x" + data.hex(),
+            "chain_id": (v - 35) // 2 if v >= 35 else None}

@@ -1,0 +1,232 @@
+"""The shapes of what members send and what the API answers, with the examples the OpenAPI page shows.
+
+Numbers are bounded as the contracts' types are (a `uint32` location id, a `uint16` reason code), so a value
+the chain could never take is refused here with a 422 that names the field, before any gas is spent. Lot ids
+are 192-bit numbers (the SKU above the GS1 lot number), so they travel as decimal strings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+U8 = Annotated[int, Field(ge=0, le=2**8 - 1)]
+U16 = Annotated[int, Field(ge=0, le=2**16 - 1)]
+U32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+Id32 = Annotated[int, Field(ge=1, le=2**32 - 1)]
+Cases = Annotated[int, Field(ge=1, le=2**32 - 1, description="whole cases")]
+
+
+def _lot(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("a lot id is a decimal number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 78:
+        number = int(value)
+    else:
+        raise ValueError("a lot id is a decimal number, as a string")
+    if not 0 < number < 2**256:
+        raise ValueError("a lot id is a positive 256-bit number")
+    return number
+
+
+LotId = Annotated[int, BeforeValidator(_lot), PlainSerializer(str, return_type=str),
+                  Field(json_schema_extra={"type": "string", "pattern": "^[0-9]{1,78}$"},
+                        examples=["1461501637330902918203684832716283019655932542976"])]
+Cid = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9]*$", description="a content id, or empty")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+StageName = Literal["region_manager", "sales_director", "finance"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------------------------ orders
+
+
+class OrderLine(Strict):
+    sku: Id32
+    cases: Cases
+
+
+class SubmitOrder(Strict):
+    deliver_to: Id32 = Field(description="the distributor location the goods go to")
+    urgent: bool = Field(False, description="urgent orders collect their approvals in any order")
+    lines: list[OrderLine] = Field(min_length=1, max_length=20)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"deliver_to": 3, "urgent": True, "lines": [{"sku": 1, "cases": 500}, {"sku": 4, "cases": 20}]}]})
+
+    @model_validator(mode="after")
+    def _one_line_per_sku(self) -> "SubmitOrder":
+        skus = [line.sku for line in self.lines]
+        if len(set(skus)) != len(skus):
+            raise ValueError("each SKU may appear on one line only")
+        return self
+
+
+class ApproveOrder(Strict):
+    stage: StageName | None = Field(None, description="the stage to approve; by default the caller's pending one")
+
+
+class RejectOrder(Strict):
+    stage: StageName | None = Field(None, description="the stage rejecting; by default the caller's pending one")
+    reason_code: U16 = 0
+
+
+class CancelOrder(Strict):
+    reason_code: U16 = 0
+
+
+# ------------------------------------------------------------------------------------------- shipments
+
+
+class LotLine(Strict):
+    lot: LotId
+    cases: Cases
+
+
+class Dispatch(Strict):
+    kind: Literal["order", "transfer", "delivery"]
+    ref: Annotated[int, Field(ge=0, le=2**64 - 1)] = Field(0, description="the order or transfer id; 0 for a delivery")
+    from_location: Id32
+    to_location: Id32
+    carrier: Id32 = Field(description="the carrier organisation")
+    eta: Annotated[int, Field(ge=0, le=2**40 - 1)] = Field(description="expected arrival, Unix seconds")
+    document_cid: Cid = ""
+    lines: list[LotLine] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_line_per_lot(self) -> "Dispatch":
+        lots = [line.lot for line in self.lines]
+        if len(set(lots)) != len(lots):
+            raise ValueError("each lot may appear on one line only")
+        return self
+
+
+class Checkpoint(Strict):
+    status: Annotated[int, Field(ge=1, le=5)] = Field(
+        description="1 picked up, 2 at hub, 3 out for delivery, 4 delayed, 5 exception")
+    place: Text
+
+
+class ReceivedLine(Strict):
+    lot: LotId
+    received: U32 = Field(description="cases counted on arrival")
+
+
+class Receipt(Strict):
+    lines: list[ReceivedLine] = Field(min_length=1, max_length=50,
+                                      description="one entry per shipment line, each lot once")
+
+
+# ------------------------------------------------------------------------------------------- transfers
+
+
+class RequestTransfer(Strict):
+    from_location: Id32
+    to_location: Id32
+    lines: list[LotLine] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_line_per_lot(self) -> "RequestTransfer":
+        lots = [line.lot for line in self.lines]
+        if len(set(lots)) != len(lots):
+            raise ValueError("each lot may appear on one line only")
+        return self
+
+
+class RejectTransfer(Strict):
+    reason_code: U16 = 0
+
+
+# --------------------------------------------------------------------------------------------- catalog
+
+
+class RegisterSku(Strict):
+    gtin: str = Field(pattern=r"^[0-9]{8,14}$", examples=["06901234000017"])
+    bottles_per_case: Annotated[int, Field(ge=1, le=2**16 - 1)]
+    name: Text
+    content_cid: Cid = ""
+
+
+class PriceChange(Strict):
+    sku: Id32
+    tier: U8
+    price: Annotated[int, Field(ge=1, le=2**128 - 1, description="fen per case")]
+
+
+class SetPrices(Strict):
+    changes: list[PriceChange] = Field(min_length=1, max_length=200)
+
+
+class CommissionLot(Strict):
+    sku: Id32
+    lot_number: str = Field(min_length=1, max_length=20, pattern=r"^[!-z]{1,20}$", description="GS1 AI 10")
+    location: Id32 = Field(description="the warehouse where the lot's cases lie")
+    cases: Cases
+    bottles: Cases
+    merkle_root: str = Field(pattern=r"^0x[0-9a-fA-F]{64}$", description="root over the lot's bottle codes")
+    document_cid: Cid = ""
+
+
+class RecallLot(Strict):
+    reason_code: U16 = 0
+
+
+# --------------------------------------------------------------------------------------------- members
+
+
+class RegisterOrganisation(Strict):
+    kind: Literal["region", "warehouse", "distributor", "store", "carrier", "auditor"]
+    parent: U32 = 0
+    price_tier: U8 = 0
+    name: Text
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class SetAccount(Strict):
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    org: Id32
+    roles: list[Literal["admin", "region_manager", "sales_director", "finance", "dispatcher", "receiver",
+                        "store_staff", "auditor", "purchaser"]] = Field(min_length=1)
+    name: Text
+
+
+class RawTransaction(Strict):
+    raw: str = Field(max_length=262_146, pattern=r"^0x([0-9a-fA-F]{2})+$", description="a signed transaction, 0x-hex")
+
+
+# --------------------------------------------------------------------------------------------- answers
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(examples=["InsufficientStock"])
+    detail: Any = Field(examples=[{"location": 1, "lot": "1461501637330902918203684832716283019655932542976",
+                                   "available": 10, "requested": 500}])
+
+
+class Written(BaseModel):
+    """A write that is on chain and in the mirror: the transaction and the object as it now stands."""
+
+    tx_hash: str
+    block: int
+    result: dict[str, Any] | None = Field(description="the object the write created or changed, from the mirror")
+
+
+class Pending(BaseModel):
+    """A write still on its way when the API stopped waiting: look it up by hash later."""
+
+    tx_hash: str
+    status: Literal["pending", "mined"]
+    block: int | None = None
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int

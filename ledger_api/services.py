@@ -1,0 +1,64 @@
+"""What a running API holds: its settings, the mirror's database, the chain client and the two watchers. Built
+once when the app starts (`Services.start`) and closed when it stops; routes reach it through `services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import Engine, select
+
+from indexer.contracts import Deployment, load_artifacts, load_deployment
+from indexer.db import migrate, open_database
+from indexer.schema import sync_state
+from ledger_api.chain import ChainClient, ChainWatcher, JsonRpc, Keyring, LedgerAbi, MirrorWatcher
+from ledger_api.settings import Settings
+
+CHAIN_POLL = 0.005  # seconds between looks at the node's head while writes wait for receipts
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    deployment: Deployment
+    rpc: JsonRpc
+    chain: ChainClient
+    chain_id: int
+
+    @classmethod
+    async def start(cls, settings: Settings) -> "Services":
+        deployment = load_deployment(settings.network, settings.deployments_dir)
+        engine = open_database(settings.database_url)
+        migrate(engine)
+        rpc = JsonRpc(settings.rpc_url, timeout=settings.rpc_timeout)
+        chain_id = int(await rpc.call("eth_chainId"), 16)
+        if chain_id != deployment.chain_id:
+            raise RuntimeError(f"{settings.rpc_url} serves chain id {chain_id}, but deployments/{settings.network}"
+                               f".json is for chain id {deployment.chain_id}")
+        gas_price = int(await rpc.call("eth_gasPrice"), 16)
+        keyring = Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value())
+        chain_watcher = ChainWatcher(rpc, CHAIN_POLL)
+        mirror_watcher = MirrorWatcher(lambda: mirror_checkpoint(engine), settings.mirror_poll)
+        abi = LedgerAbi(load_artifacts(), list(deployment.contracts))
+        chain = ChainClient(rpc, abi, deployment, keyring, chain_id, gas_price, chain_watcher, mirror_watcher)
+        chain_watcher.start()
+        mirror_watcher.start()
+        return cls(settings, engine, deployment, rpc, chain, chain_id)
+
+    async def close(self) -> None:
+        await self.chain.chain.stop()
+        await self.chain.mirror.stop()
+        await self.rpc.close()
+        self.engine.dispose()
+
+
+def mirror_checkpoint(engine: Engine) -> int:
+    """The last block the indexer has fully applied; -1 before its first range."""
+    with engine.connect() as conn:
+        block = conn.execute(select(sync_state.c.block_number).where(sync_state.c.id == 1)).scalar()
+    return -1 if block is None else int(block)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services

@@ -1,0 +1,56 @@
+"""The API's one settings object: the indexer's settings (node, deployment, mirror) and what only the API needs
+(where it listens, how tokens are signed, where its organisation's keys are kept, the content store).
+
+Read from `LEDGER_*` environment variables and a `.env` file. The defaults run the local demo as it is, with a
+token secret and keystore password that are published in this file; they are accepted only when
+`LEDGER_ENVIRONMENT=development`, and any other environment refuses to start until they are replaced.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+
+from indexer.contracts import PROJECT_ROOT
+from indexer.settings import Settings as IndexerSettings
+
+DEVELOPMENT_TOKEN_SECRET = "development-only-token-secret-do-not-deploy"
+DEVELOPMENT_KEYSTORE_PASSWORD = "development-only-keystore-password"
+
+
+class Settings(IndexerSettings):
+    environment: Literal["development", "production"] = Field(
+        "development", description="production refuses the published development secrets")
+    api_host: str = Field("127.0.0.1", description="where the API listens")
+    api_port: int = Field(8000, ge=1, le=65535)
+    public_url: str = Field("http://127.0.0.1:8000", description="the API's address as members reach it")
+    siwe_domain: str = Field("127.0.0.1:8000", description="the EIP-4361 domain a sign-in message must name")
+    token_secret: SecretStr = Field(SecretStr(DEVELOPMENT_TOKEN_SECRET), description="HMAC key of access tokens")
+    token_ttl: int = Field(900, ge=30, le=86_400, description="seconds an access token is valid")
+    nonce_ttl: int = Field(300, ge=10, le=3_600, description="seconds a sign-in nonce is valid")
+    keystore_dir: Path = Field(PROJECT_ROOT / ".data" / "keystore",
+                               description="encrypted keystores (eth-account JSON) of the keys this API signs with")
+    keystore_password: SecretStr = Field(SecretStr(DEVELOPMENT_KEYSTORE_PASSWORD),
+                                         description="the password of those keystores")
+    content_store: str = Field(f"local:{PROJECT_ROOT / '.data' / 'content'}",
+                               description="local:<folder> or kubo:<multiaddr> for AR media and documents")
+    write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
+    mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
+    ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")
+    page_limit: int = Field(500, ge=1, description="the largest page a list endpoint returns")
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> "Settings":
+        if self.environment == "development":
+            return self
+        problems = []
+        secret = self.token_secret.get_secret_value()
+        if secret == DEVELOPMENT_TOKEN_SECRET or len(secret) < 32:
+            problems.append("LEDGER_TOKEN_SECRET must be a secret of at least 32 characters of your own")
+        if self.keystore_password.get_secret_value() == DEVELOPMENT_KEYSTORE_PASSWORD:
+            problems.append("LEDGER_KEYSTORE_PASSWORD must be the password of your own keystores")
+        if problems:
+            raise ValueError(f"{self.environment} settings refused: " + "; ".join(problems))
+        return self
