@@ -4,6 +4,8 @@
     ledger-api keystore import FILE     encrypt the private key in FILE (hex) into the keystore folder
     ledger-api keystore dev-accounts N  development only: keystores for the local chain's first N accounts
     ledger-api keystore list            the addresses this API can sign for
+    ledger-api accounts                 the accounts this API holds keys for, as the mirror knows them
+    ledger-api token ADDRESS            sign in to a running API with a held key; prints a bearer token
 
 Settings come from `LEDGER_*` environment variables (see ledger_api/settings.py). A setting that cannot work
 (a published development secret in production, a missing deployment, a node that does not answer) ends the
@@ -101,6 +103,58 @@ def list_keys() -> None:
     """The addresses this API can sign for."""
     for address in Keyring(load_settings().keystore_dir, "").addresses:
         print(address)
+
+
+@app.command()
+def accounts() -> None:
+    """The accounts this API holds keys for, with their organisation and roles from the mirror."""
+    from rich.table import Table
+
+    from indexer.db import open_database
+    from ledger_api import reads
+
+    settings = load_settings()
+    engine = open_database(settings.database_url)
+    table = Table("address", "name", "organisation", "kind", "roles")
+    with engine.connect() as conn:
+        for address in Keyring(settings.keystore_dir, "").addresses:
+            caller = reads.load_caller(conn, address)
+            if caller is not None:
+                table.add_row(address, caller.name, caller.org_name, caller.org_kind.name,
+                              ", ".join(r.name for r in type(caller.roles) if caller.roles & r))
+    engine.dispose()
+    Console().print(table)
+
+
+@app.command()
+def token(address: str = typer.Argument(..., help="an account whose key this API holds")) -> None:
+    """Signs in to the running API (LEDGER_PUBLIC_URL) with a held key, as a browser wallet would, and prints
+    the access token: `curl -H "Authorization: Bearer $(ledger-api token 0x...)" .../v1/orders`."""
+    import httpx
+    from eth_account.messages import encode_defunct
+    from eth_utils import is_hex_address, to_checksum_address
+
+    settings = load_settings()
+    if not is_hex_address(address):
+        console.print(f"[red]ledger-api:[/] {address} is not an address")
+        raise typer.Exit(2)
+    keyring = Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value())
+    address = to_checksum_address(address)
+    if not keyring.holds(address):
+        console.print(f"[red]ledger-api:[/] no keystore for {address} in {settings.keystore_dir}")
+        raise typer.Exit(2)
+    try:
+        with httpx.Client(base_url=settings.public_url, timeout=10) as client:
+            message = client.post("/v1/auth/nonce", json={"address": address}).raise_for_status().json()["message"]
+            signature = Account.sign_message(encode_defunct(text=message), keyring.key(address)).signature.hex()
+            answer = client.post("/v1/auth/token", json={"message": message, "signature": "0x" + signature})
+    except httpx.HTTPError as exc:
+        console.print(f"[red]ledger-api:[/] the API at {settings.public_url} did not answer: {exc}")
+        raise typer.Exit(1) from None
+    if answer.status_code != 200:
+        console.print(f"[red]ledger-api:[/] sign-in refused: {answer.text}")
+        raise typer.Exit(1)
+    print(answer.json()["access_token"])
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger_api.chain import ChainUnavailable, ContractError, InvalidTransaction, KeyNotHeld
+from ledger_api.reads import InvalidQuery
 
 log = logging.getLogger("ledger_api")
 
@@ -76,6 +77,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransaction)
     async def _invalid_transaction(_: Request, exc: InvalidTransaction):
         return JSONResponse(error_body("InvalidTransaction", {"reason": str(exc)}), status_code=422)
+
+    @app.exception_handler(InvalidQuery)
+    async def _invalid_query(_: Request, exc: InvalidQuery):
+        return JSONResponse(error_body("InvalidQuery", {"problem": str(exc)}), status_code=422)
 
     @app.exception_handler(ChainUnavailable)
     async def _chain_unavailable(_: Request, exc: ChainUnavailable):

@@ -14,7 +14,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum, IntEnum
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from eth_utils import to_checksum_address
 from sqlalchemy import (
@@ -80,6 +80,13 @@ SITE_KINDS = (OrgKind.warehouse, OrgKind.distributor, OrgKind.store)
 E = TypeVar("E", bound=Enum)
 
 
+class Page(TypedDict):
+    items: list[dict]
+    total: int  # rows matching the query, on every page
+    limit: int
+    offset: int
+
+
 class InvalidQuery(ValueError):
     """A filter or page bound that cannot be answered; the message says what to send instead."""
 
@@ -139,27 +146,28 @@ def _order_scope(caller: Caller) -> ColumnElement[bool]:
     return false()
 
 
-def _movement_scope(caller: Caller, table, *, carriers: bool, sites: tuple[OrgKind, ...]) -> ColumnElement[bool]:
-    """Shipments and transfers: those from or to a location in the caller's region or among its own."""
+def _movement_scope(caller: Caller, table, site_kinds: tuple[OrgKind, ...]) -> ColumnElement[bool]:
+    """Shipments and transfers: those from or to a location of the caller's region, or of its own when its
+    organisation is one of `site_kinds`."""
     source, dest = table.c.from_location, table.c.to_location
     if caller.reach is Reach.ledger:
         return true()
     if caller.reach is Reach.region:
         return or_(source.in_(_region_sites(caller.region)), dest.in_(_region_sites(caller.region)))
-    if carriers and caller.org_kind is OrgKind.carrier:
-        return table.c.carrier == caller.org
-    if caller.org_kind in sites:
+    if caller.org_kind in site_kinds:
         return or_(_at(source, caller.locations), _at(dest, caller.locations))
     return false()
 
 
 def _shipment_scope(caller: Caller) -> ColumnElement[bool]:
-    return _movement_scope(caller, shipments, carriers=True, sites=SITE_KINDS)
+    if caller.org_kind is OrgKind.carrier:  # runs no locations: it sees what it was given to carry
+        return shipments.c.carrier == caller.org
+    return _movement_scope(caller, shipments, SITE_KINDS)
 
 
 def _transfer_scope(caller: Caller) -> ColumnElement[bool]:
     # Transfers rebalance the brand's own stock: distributors, stores and carriers have no part in them.
-    return _movement_scope(caller, transfers, carriers=False, sites=(OrgKind.warehouse,))
+    return _movement_scope(caller, transfers, (OrgKind.warehouse,))
 
 
 def _stock_scope(caller: Caller, location) -> ColumnElement[bool]:
@@ -173,9 +181,9 @@ def _stock_scope(caller: Caller, location) -> ColumnElement[bool]:
 
 
 def _price_scope(caller: Caller, tier) -> ColumnElement[bool]:
-    if caller.reach is not Reach.own or caller.org_kind is OrgKind.warehouse:
+    if caller.reach is not Reach.own or caller.org_kind is OrgKind.warehouse:  # the brand's own staff and auditors
         return true()
-    if caller.org_kind in (OrgKind.distributor, OrgKind.store):
+    if caller.org_kind in (OrgKind.distributor, OrgKind.store):  # a trade customer: what it is charged
         return tier == caller.price_tier
     return false()  # carriers move goods and have no business with their price
 
@@ -231,12 +239,12 @@ def _check_page(limit: int, offset: int) -> None:
 
 
 def _page(conn: Connection, query: Select, order_by: Iterable, limit: int, offset: int,
-          item: Callable[[Mapping], dict]) -> dict:
+          item: Callable[[Mapping], dict]) -> Page:
     """One page of `query` in `order_by` order, with the count of everything the query matches."""
     _check_page(limit, offset)
     total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = conn.execute(query.order_by(*order_by).limit(limit).offset(offset)).mappings()
-    return {"items": [item(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    return Page(items=[item(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 def _between(column, start: int | None, end: int | None) -> list[ColumnElement[bool]]:
@@ -299,7 +307,7 @@ def _awaiting(caller: Caller) -> ColumnElement[bool]:
 
 def list_orders(conn: Connection, caller: Caller, *, states: list[str] | None = None, region: int | None = None,
                 distributor: int | None = None, submitted_from: int | None = None, submitted_to: int | None = None,
-                urgent: bool | None = None, pending_for_me: bool = False, limit: int = 50, offset: int = 0) -> dict:
+                urgent: bool | None = None, pending_for_me: bool = False, limit: int = 50, offset: int = 0) -> Page:
     """A page of the orders the caller may see, newest first. `submitted_from`/`submitted_to` bound the submission
     time as [from, to); `pending_for_me` keeps the submitted orders awaiting an approval the caller may give now."""
     where = [_order_scope(caller), *_equal([(orders.c.region, region), (orders.c.distributor, distributor),
@@ -413,7 +421,7 @@ def _shipment_json(row: Mapping, now: int) -> dict:
 
 def list_shipments(conn: Connection, caller: Caller, *, state: str | None = None, kind: str | None = None,
                    overdue: bool | None = None, from_location: int | None = None, to_location: int | None = None,
-                   carrier: int | None = None, now: int, limit: int = 50, offset: int = 0) -> dict:
+                   carrier: int | None = None, now: int, limit: int = 50, offset: int = 0) -> Page:
     """A page of the shipments the caller may see, newest first. A shipment is overdue when it is still in transit
     after its eta (`eta < now`) or was received after it (`received_at > eta`, also flagged `late`)."""
     where = [_shipment_scope(caller), *_equal([(shipments.c.from_location, from_location),
@@ -470,7 +478,7 @@ def _transfer_json(row: Mapping) -> dict:
 
 
 def list_transfers(conn: Connection, caller: Caller, *, state: str | None = None, limit: int = 50,
-                   offset: int = 0) -> dict:
+                   offset: int = 0) -> Page:
     """A page of the transfers (stock rebalancing) the caller may see, newest first."""
     where = [_transfer_scope(caller)]
     if state is not None:
@@ -495,6 +503,11 @@ def get_transfer(conn: Connection, caller: Caller, transfer_id: int) -> dict | N
 STOCK_GROUPS = ("location", "region", "sku")
 
 
+def _sum(column):
+    # PostgreSQL sums BIGINT as NUMERIC, which would come back as Decimal.
+    return cast(func.sum(column), BigInteger)
+
+
 def _stock_held(caller: Caller, *, location: int | None, region: int | None, sku: int | None,
                 include_in_transit: bool):
     """Per location and lot, the cases on hand and (optionally) on their way there, without empty rows: a
@@ -508,10 +521,9 @@ def _stock_held(caller: Caller, *, location: int | None, region: int | None, sku
                             stock_in_transit.c.cases)
                      .where(_stock_scope(caller, stock_in_transit.c.to_location), stock_in_transit.c.cases != 0))
     held = union_all(*parts).subquery()
-    on_hand, in_transit = (cast(func.sum(held.c.on_hand), BigInteger).label("on_hand"),
-                           cast(func.sum(held.c.in_transit), BigInteger).label("in_transit"))
     return (
-        select(held.c.location, locations.c.region, held.c.sku, held.c.lot, lots.c.lot_number, on_hand, in_transit)
+        select(held.c.location, locations.c.region, held.c.sku, held.c.lot, lots.c.lot_number,
+               _sum(held.c.on_hand).label("on_hand"), _sum(held.c.in_transit).label("in_transit"))
         .join(locations, locations.c.id == held.c.location)
         .join(lots, lots.c.id == held.c.lot)
         .where(*_equal([(held.c.location, location), (locations.c.region, region), (held.c.sku, sku)]))
@@ -521,7 +533,7 @@ def _stock_held(caller: Caller, *, location: int | None, region: int | None, sku
 
 
 def stock(conn: Connection, caller: Caller, *, location: int | None = None, region: int | None = None,
-          sku: int | None = None, include_in_transit: bool = True, limit: int = 500, offset: int = 0) -> dict:
+          sku: int | None = None, include_in_transit: bool = True, limit: int = 500, offset: int = 0) -> Page:
     """A page of stock rows by location and lot, in that order: cases on hand, and cases in transit to the
     location (None when `include_in_transit` is off). A location's region is 0 for national warehouses."""
     held = _stock_held(caller, location=location, region=region, sku=sku, include_in_transit=include_in_transit)
@@ -542,9 +554,7 @@ def stock_summary(conn: Connection, caller: Caller, *, group_by: str, location: 
         raise InvalidQuery(f"cannot group stock by {group_by!r}: one of {', '.join(STOCK_GROUPS)}")
     held = _stock_held(caller, location=location, region=region, sku=sku, include_in_transit=True)
     key = held.c[group_by]
-    rows = conn.execute(select(key, cast(func.sum(held.c.on_hand), BigInteger), cast(func.sum(held.c.in_transit),
-                                                                                      BigInteger))
-                        .group_by(key).order_by(key)).all()
+    rows = conn.execute(select(key, _sum(held.c.on_hand), _sum(held.c.in_transit)).group_by(key).order_by(key)).all()
     return [{"key": k, "on_hand": on_hand, "in_transit": in_transit} for k, on_hand, in_transit in rows]
 
 
@@ -577,7 +587,7 @@ def get_sku(conn: Connection, caller: Caller, sku_id: int) -> dict | None:
 
 
 def list_lots(conn: Connection, caller: Caller, *, sku: int | None = None, limit: int = 100,
-              offset: int = 0) -> dict:
+              offset: int = 0) -> Page:
     """A page of lots, newest commissioned first."""
     query = select(lots).where(*_equal([(lots.c.sku, sku)]))
     return _page(conn, query, [lots.c.commissioned_at.desc(), lots.c.sku.desc(), lots.c.lot_number.desc()],
@@ -594,7 +604,7 @@ def get_lot(conn: Connection, caller: Caller, lot: int) -> dict | None:
 
 def price_history(conn: Connection, caller: Caller, *, sku: int | None = None, tier: int | None = None,
                   changed_from: int | None = None, changed_to: int | None = None, limit: int = 100,
-                  offset: int = 0) -> dict:
+                  offset: int = 0) -> Page:
     """A page of price changes of the tiers the caller may see, newest first; [changed_from, changed_to)."""
     query = select(price_changes).where(
         _price_scope(caller, price_changes.c.tier),
