@@ -63,6 +63,10 @@ class KeyNotHeld(Exception):
     """This API holds no key for the account: the client must sign the transaction itself."""
 
 
+class KeystoreError(RuntimeError):
+    """A keystore that cannot be opened: the password is wrong or the file is damaged."""
+
+
 class InvalidTransaction(ValueError):
     """A raw transaction that cannot be relayed: undecodable, for another chain, or not to the ledger."""
 
@@ -175,8 +179,17 @@ class Keyring:
             path = self._files.get(address)
             if path is None:
                 raise KeyNotHeld(address)
-            self._keys[address] = bytes(Account.decrypt(json.loads(path.read_text()), self._password))
+            try:
+                self._keys[address] = bytes(Account.decrypt(json.loads(path.read_text()), self._password))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise KeystoreError(f"cannot open the keystore {path}: {exc} (is LEDGER_KEYSTORE_PASSWORD right?)"
+                                    ) from None
         return self._keys[address]
+
+    def check(self) -> None:
+        """Opens one keystore, so a wrong password stops the API at start rather than at its first write."""
+        if self._files:
+            self.key(next(iter(self._files)))
 
 
 def write_keystore(directory: Path, private_key: bytes, password: str, iterations: int | None = None) -> Path:
@@ -385,21 +398,24 @@ class ChainClient:
             if sender not in self._signer.nonces:
                 self._signer.add_key(sender, key)
                 await self._sync_nonce(sender)
-            raw, tx_hash = self._signer.sign(sender, bytes.fromhex(to[2:]), bytes.fromhex(data[2:]), gas,
-                                             self.gas_price)
-            waiting = self.chain.expect(tx_hash)
-            try:
-                await self.rpc.call("eth_sendRawTransaction", raw)
-            except RpcError as exc:
-                self.chain.forget(tx_hash)
-                # A nonce taken by a transaction sent past this API (a relayed or foreign one): resynchronise
-                # so the next call gets a fresh nonce, and let this one fail with the node's reason.
-                await self._sync_nonce(sender)
-                raise self._refusal(exc) from exc
-            except ChainUnavailable:
-                self.chain.forget(tx_hash)
-                await self._sync_nonce(sender)
-                raise
+            for attempt in (1, 2):
+                raw, tx_hash = self._signer.sign(sender, bytes.fromhex(to[2:]), bytes.fromhex(data[2:]), gas,
+                                                 self.gas_price)
+                waiting = self.chain.expect(tx_hash)
+                try:
+                    await self.rpc.call("eth_sendRawTransaction", raw)
+                    break
+                except RpcError as exc:
+                    self.chain.forget(tx_hash)
+                    # The count went stale (the account also sent past this API, or a send failed after the
+                    # node took it): read it again, and sign once more if the nonce was the problem.
+                    await self._sync_nonce(sender)
+                    if attempt == 2 or not _nonce_problem(exc):
+                        raise self._refusal(exc) from exc
+                except ChainUnavailable:
+                    self.chain.forget(tx_hash)
+                    await self._sync_nonce(sender)
+                    raise
         return await self._conclude(tx_hash, waiting, sender, to, data, timeout)
 
     async def relay(self, raw: str, caller: str, timeout: float) -> Outcome:
@@ -507,6 +523,11 @@ class ChainClient:
             if known and entry["address"].lower() in self._contract_at:
                 events.append({"contract": known[0], "event": known[1], "topics": entry["topics"]})
         return events
+
+
+def _nonce_problem(exc: RpcError) -> bool:
+    message = exc.message.lower()
+    return "nonce" in message or "already known" in message or "underpriced" in message
 
 
 def _decode_fields(raw: str) -> dict[str, Any]:

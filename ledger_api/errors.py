@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger_api.chain import ChainUnavailable, ContractError, InvalidTransaction, KeyNotHeld
+from ledger_api.chain import ChainUnavailable, ContractError, InvalidTransaction, KeyNotHeld, KeystoreError
 from ledger_api.reads import InvalidQuery
 
 log = logging.getLogger("ledger_api")
@@ -77,6 +77,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransaction)
     async def _invalid_transaction(_: Request, exc: InvalidTransaction):
         return JSONResponse(error_body("InvalidTransaction", {"reason": str(exc)}), status_code=422)
+
+    @app.exception_handler(KeystoreError)
+    async def _keystore(_: Request, exc: KeystoreError):
+        log.error("%s", exc)
+        return JSONResponse(error_body("KeystoreUnavailable", {"reason": "the signing key could not be opened"}),
+                            status_code=503)
 
     @app.exception_handler(InvalidQuery)
     async def _invalid_query(_: Request, exc: InvalidQuery):

@@ -3,6 +3,7 @@ once when the app starts (`Services.start`) and closed when it stops; routes rea
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -38,6 +39,7 @@ class Services:
                                f".json is for chain id {deployment.chain_id}")
         gas_price = int(await rpc.call("eth_gasPrice"), 16)
         keyring = Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value())
+        await asyncio.to_thread(keyring.check)
         chain_watcher = ChainWatcher(rpc, CHAIN_POLL)
         mirror_watcher = MirrorWatcher(lambda: mirror_checkpoint(engine), settings.mirror_poll)
         abi = LedgerAbi(load_artifacts(), list(deployment.contracts))

@@ -293,3 +293,39 @@ def test_no_log_line_or_answer_carries_a_token_or_a_key(stack, caplog):
     logged = "\n".join(r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records)
     assert token not in logged and key not in logged
     assert key not in answer.text and stack.settings.keystore_password.get_secret_value() not in answer.text
+
+
+def test_a_transaction_sent_past_the_api_does_not_stall_the_accounts_next_write(stack):
+    purchaser = labels(stack, OrgKind.distributor)[1]
+    headers = stack.sign_in(purchaser)
+    assert stack.client.post("/v1/orders", json=small_order(stack, purchaser), headers=headers).status_code == 201
+    # The same key sends on its own (another tool of the same organisation): the API's count is now stale.
+    member = stack.network.members[purchaser]
+    nonce = int(stack.rpc.call("eth_getTransactionCount", member.address, "pending"), 16)
+    data = stack.ledger.codec.encode_call("Orders", "submitOrder", [distributor_place(stack, purchaser), False,
+                                                                    [stack.network.products[0].id], [1]])
+    tx = {"to": stack.ledger.deployed.addresses["Orders"], "data": "0x" + data.hex(), "gas": 600_000,
+          "gasPrice": 10**9, "nonce": nonce, "chainId": 31337, "value": 0}
+    stack.rpc.call("eth_sendRawTransaction", "0x" + Account.sign_transaction(tx, member.key).raw_transaction.hex())
+    answer = stack.client.post("/v1/orders", json=small_order(stack, purchaser), headers=headers)
+    assert answer.status_code == 201, answer.text
+    sent = stack.rpc.call("eth_getTransactionByHash", answer.json()["tx_hash"])
+    assert int(sent["nonce"], 16) == nonce + 1
+
+
+def test_an_expired_sign_in_nonce_is_refused_even_with_a_valid_signature(stack):
+    from sqlalchemy import update
+
+    from indexer.db import open_database
+    from indexer.schema import sign_in_nonces
+
+    label = labels(stack, OrgKind.store)[0]
+    message, signature = signed(stack, label)
+    nonce = message.split("Nonce: ")[1].split("\n")[0]
+    engine = open_database(stack.settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(update(sign_in_nonces).where(sign_in_nonces.c.nonce == nonce).values(expires_at=0))
+    engine.dispose()
+    answer = stack.client.post("/v1/auth/token", json={"message": message, "signature": signature})
+    assert answer.status_code == 401
+    assert answer.json()["detail"]["reason"] == "nonce_invalid"
