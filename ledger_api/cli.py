@@ -52,6 +52,7 @@ def load_settings() -> Settings:
 def serve() -> None:
     """Serve the API until interrupted."""
     settings = load_settings()
+    preflight(settings)
     configure_logging()
     try:
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
@@ -59,6 +60,23 @@ def serve() -> None:
     except (DeploymentError, RuntimeError) as exc:
         console.print(f"[red]ledger-api:[/] {exc}")
         raise typer.Exit(1) from None
+
+
+def preflight(settings: Settings) -> None:
+    """What would otherwise fail inside the server's startup, checked first so it ends in one line."""
+    from indexer.contracts import load_deployment
+    from ledger_api.chain import KeystoreError
+    from ledger_api.rawchain import Rpc
+
+    try:
+        load_deployment(settings.network, settings.deployments_dir)
+        Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value()).check()
+    except (DeploymentError, KeystoreError) as exc:
+        console.print(f"[red]ledger-api:[/] {exc}")
+        raise typer.Exit(2) from None
+    if not Rpc(settings.rpc_url, timeout=5).is_up():
+        console.print(f"[red]ledger-api:[/] the node at {settings.rpc_url} does not answer (LEDGER_RPC_URL)")
+        raise typer.Exit(2)
 
 
 @keystore.command("import")

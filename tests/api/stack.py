@@ -82,7 +82,10 @@ def start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
 
 
 @contextmanager
-def running_stack(rpc: Rpc, database_url: str, folder: Path, seed: int = 5, **settings) -> Iterator[Stack]:
+def mirrored_ledger(rpc: Rpc, database_url: str, folder: Path, seed: int = 5,
+                    **settings) -> Iterator[tuple[NewLedger, Settings, subprocess.Popen]]:
+    """A newly deployed ledger with its activity played, keystores for its members, the API's settings for
+    it, and the indexer process following it into `database_url`."""
     ledger = deploy_new_ledger(rpc, seed, SMALL)
     ledger.play(ledger.activity.rounds())
     # The activity mines its own blocks; from here on every transaction is mined as it arrives.
@@ -92,20 +95,27 @@ def running_stack(rpc: Rpc, database_url: str, folder: Path, seed: int = 5, **se
     for member in ledger.activity.network.members.values():
         write_keystore(keystore, member.key, PASSWORD, iterations=16)
     config = Settings(rpc_url=rpc.url, network=NETWORK, deployments_dir=deployments, database_url=database_url,
-                      keystore_dir=keystore, keystore_password=PASSWORD, siwe_domain="testserver",
-                      public_url="http://testserver", **settings)
+                      keystore_dir=keystore, keystore_password=PASSWORD, **settings)
     engine = open_database(database_url)
     migrate(engine)  # once, before the indexer and the API both open the database
     engine.dispose()
     indexer = start_indexer(config, folder / "indexer.log")
     try:
-        with TestClient(create_app(config), raise_server_exceptions=False) as client:
-            stack = Stack(rpc, ledger, config, client, indexer)
-            stack.wait_for_mirror(120)
-            yield stack
+        yield ledger, config, indexer
     finally:
         indexer.terminate()
         try:
             indexer.wait(10)
         except subprocess.TimeoutExpired:
             indexer.kill()
+
+
+@contextmanager
+def running_stack(rpc: Rpc, database_url: str, folder: Path, seed: int = 5, **settings) -> Iterator[Stack]:
+    """The stack with the API app served in-process through Starlette's test client."""
+    with mirrored_ledger(rpc, database_url, folder, seed, siwe_domain="testserver", public_url="http://testserver",
+                         **settings) as (ledger, config, indexer):
+        with TestClient(create_app(config), raise_server_exceptions=False) as client:
+            stack = Stack(rpc, ledger, config, client, indexer)
+            stack.wait_for_mirror(120)
+            yield stack
