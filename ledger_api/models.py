@@ -214,6 +214,15 @@ class RegisterOrganisation(Strict):
     code: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class RegisterLocation(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"org": 7, "name": "Suzhou Wuzhong depot", "gln": "6937702000028"}]})
+
+    org: Id32 = Field(description="the organisation that runs the location")
+    name: Text
+    gln: str = Field(pattern=r"^[0-9]{13}$", description="the GS1 Global Location Number")
+
+
 class SetAccount(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "org": 7, "roles": ["purchaser", "receiver"], "name": "Suzhou purchasing desk"}]})
 

@@ -642,6 +642,24 @@ def list_organisations(conn: Connection, caller: Caller, *, kind: str | None = N
             for r in rows]
 
 
+def _location_json(row: Mapping) -> dict:
+    return {"id": row["id"], "org": row["org"], "region": row["region"], "kind": _label(OrgKind, row["kind"]),
+            "name": row["name"], "gln": row["gln"], "active": row["active"]}
+
+
+def list_locations(conn: Connection, caller: Caller, *, org: int | None = None) -> list[dict]:
+    """The locations the caller may see (its own organisation's, or all for the brand and auditors), by id."""
+    where = [_organisation_scope(caller, locations.c.org), *_equal([(locations.c.org, org)])]
+    rows = conn.execute(select(locations).where(*where).order_by(locations.c.id)).mappings()
+    return [_location_json(r) for r in rows]
+
+
+def get_location(conn: Connection, caller: Caller, location: int) -> dict | None:
+    row = conn.execute(select(locations).where(locations.c.id == location,
+                                               _organisation_scope(caller, locations.c.org))).mappings().first()
+    return None if row is None else _location_json(row)
+
+
 def list_accounts(conn: Connection, caller: Caller) -> list[dict]:
     """The accounts the caller may see (its own organisation's, or all for the brand and auditors)."""
     rows = conn.execute(select(accounts).where(_organisation_scope(caller, accounts.c.org))

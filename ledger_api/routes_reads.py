@@ -205,6 +205,13 @@ def list_organisations(caller: CurrentCaller, svc: Services = Depends(services),
         return reads.list_organisations(conn, caller, kind=kind)
 
 
+@router.get("/locations", tags=["members"], summary="Locations within the caller's reach")
+def list_locations(caller: CurrentCaller, svc: Services = Depends(services),
+                   org: int | None = Query(None, ge=0, le=2**32 - 1)) -> list[dict]:
+    with svc.engine.connect() as conn:
+        return reads.list_locations(conn, caller, org=org)
+
+
 @router.get("/accounts", tags=["members"], summary="Accounts within the caller's reach")
 def list_accounts(caller: CurrentCaller, svc: Services = Depends(services)) -> list[dict]:
     with svc.engine.connect() as conn:

@@ -270,6 +270,16 @@ async def register_organisation(body: models.RegisterOrganisation, caller: Writi
                        [int(kind), body.parent, body.price_tier, body.name, body.code], registered)
 
 
+@router.post("/locations", status_code=201, response_model=Written, tags=["members"],
+             summary="Register a location of a member organisation (brand admin)")
+async def register_location(body: models.RegisterLocation, caller: WritingCaller, svc: Services = Depends(services)):
+    def registered(conn, outcome: Outcome) -> dict | None:
+        location = outcome.topic("LocationRegistered")
+        return reads.get_location(conn, caller, location)
+
+    return await write(svc, caller, "Membership", "registerLocation", [body.org, body.name, body.gln], registered)
+
+
 @router.post("/accounts", response_model=Written, tags=["members"],
              summary="Onboard an account or change its roles (brand admin)")
 async def set_account(body: models.SetAccount, caller: WritingCaller, svc: Services = Depends(services)):

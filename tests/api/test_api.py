@@ -329,3 +329,27 @@ def test_an_expired_sign_in_nonce_is_refused_even_with_a_valid_signature(stack):
     answer = stack.client.post("/v1/auth/token", json={"message": message, "signature": signature})
     assert answer.status_code == 401
     assert answer.json()["detail"]["reason"] == "nonce_invalid"
+
+
+def test_the_brand_admin_onboards_an_organisation_with_a_location_and_an_account(stack):
+    admin = stack.sign_in("brand.admin")
+    region = next(o.id for o in stack.network.organisations if o.kind == OrgKind.region)
+    org = stack.client.post("/v1/organisations", headers=admin, json={
+        "kind": "distributor", "parent": region, "price_tier": 1, "name": "Suzhou Gusu Liquor Trading Co.",
+        "code": "D-SUZHOU"})
+    assert org.status_code == 201, org.text
+    org_id = org.json()["result"]["id"]
+    place = stack.client.post("/v1/locations", headers=admin,
+                              json={"org": org_id, "name": "Suzhou Wuzhong depot", "gln": "6937702000028"})
+    assert place.status_code == 201, place.text
+    assert place.json()["result"]["region"] == region
+    newcomer = Account.create()
+    account = stack.client.post("/v1/accounts", headers=admin, json={
+        "address": newcomer.address, "org": org_id, "roles": ["purchaser"], "name": "Suzhou purchasing desk"})
+    assert account.status_code == 200, account.text
+    assert account.json()["result"]["roles"] == ["purchaser"]
+    # A distributor may not hold a brand role: the contract's refusal, by name.
+    refused = stack.client.post("/v1/accounts", headers=admin, json={
+        "address": newcomer.address, "org": org_id, "roles": ["finance"], "name": "Suzhou purchasing desk"})
+    assert refused.status_code == 422
+    assert refused.json()["error"] == "RolesNotAllowed"
