@@ -75,7 +75,8 @@ class ApproveOrder(Strict):
 
 
 class RejectOrder(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"stage": "finance", "reason_code": 201}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"stage": "finance", "reason_code": 201}]})
 
     stage: StageName | None = Field(None, description="the stage rejecting; by default the caller's pending one")
     reason_code: U16 = 0
@@ -96,7 +97,15 @@ class LotLine(Strict):
 
 
 class Dispatch(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "order", "ref": 42, "from_location": 1, "to_location": 3, "carrier": 30, "eta": 1796200000, "document_cid": "", "lines": [{"lot": "1461501637330902918203684832716283019655932542976", "cases": 500}]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "order",
+         "ref": 42,
+         "from_location": 1,
+         "to_location": 3,
+         "carrier": 30,
+         "eta": 1796200000,
+         "document_cid": "",
+         "lines": [{"lot": "1461501637330902918203684832716283019655932542976", "cases": 500}]}]})
 
     kind: Literal["order", "transfer", "delivery"]
     ref: Annotated[int, Field(ge=0, le=2**64 - 1)] = Field(0, description="the order or transfer id; 0 for a delivery")
@@ -129,7 +138,8 @@ class ReceivedLine(Strict):
 
 
 class Receipt(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"lines": [{"lot": "1461501637330902918203684832716283019655932542976", "received": 480}]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"lines": [{"lot": "1461501637330902918203684832716283019655932542976", "received": 480}]}]})
 
     lines: list[ReceivedLine] = Field(min_length=1, max_length=50,
                                       description="one entry per shipment line, each lot once")
@@ -139,7 +149,10 @@ class Receipt(Strict):
 
 
 class RequestTransfer(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"from_location": 2, "to_location": 1, "lines": [{"lot": "1461501637330902918203684832716283019655932542976", "cases": 200}]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"from_location": 2,
+         "to_location": 1,
+         "lines": [{"lot": "1461501637330902918203684832716283019655932542976", "cases": 200}]}]})
 
     from_location: Id32
     to_location: Id32
@@ -163,7 +176,8 @@ class RejectTransfer(Strict):
 
 
 class RegisterSku(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"gtin": "06901234000017", "bottles_per_case": 6, "name": "Feitian 53% vol 500 ml x6", "content_cid": ""}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"gtin": "06901234000017", "bottles_per_case": 6, "name": "Feitian 53% vol 500 ml x6", "content_cid": ""}]})
 
     gtin: str = Field(pattern=r"^[0-9]{8,14}$", examples=["06901234000017"])
     bottles_per_case: Annotated[int, Field(ge=1, le=2**16 - 1)]
@@ -178,13 +192,21 @@ class PriceChange(Strict):
 
 
 class SetPrices(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"changes": [{"sku": 1, "tier": 0, "price": 1794000}, {"sku": 1, "tier": 1, "price": 1740180}]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"changes": [{"sku": 1, "tier": 0, "price": 1794000}, {"sku": 1, "tier": 1, "price": 1740180}]}]})
 
     changes: list[PriceChange] = Field(min_length=1, max_length=200)
 
 
 class CommissionLot(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"sku": 1, "lot_number": "L20261201A", "location": 1, "cases": 1000, "bottles": 6000, "merkle_root": "0xabababababababababababababababababababababababababababababababab", "document_cid": ""}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"sku": 1,
+         "lot_number": "L20261201A",
+         "location": 1,
+         "cases": 1000,
+         "bottles": 6000,
+         "merkle_root": "0xabababababababababababababababababababababababababababababababab",
+         "document_cid": ""}]})
 
     sku: Id32
     lot_number: str = Field(min_length=1, max_length=20, pattern=r"^[!-z]{1,20}$", description="GS1 AI 10")
@@ -205,7 +227,12 @@ class RecallLot(Strict):
 
 
 class RegisterOrganisation(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "distributor", "parent": 2, "price_tier": 1, "name": "Suzhou Gusu Liquor Trading Co.", "code": "D-SUZHOU"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"kind": "distributor",
+         "parent": 2,
+         "price_tier": 1,
+         "name": "Suzhou Gusu Liquor Trading Co.",
+         "code": "D-SUZHOU"}]})
 
     kind: Literal["region", "warehouse", "distributor", "store", "carrier", "auditor"]
     parent: U32 = 0
@@ -224,7 +251,11 @@ class RegisterLocation(Strict):
 
 
 class SetAccount(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "org": 7, "roles": ["purchaser", "receiver"], "name": "Suzhou purchasing desk"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+         "org": 7,
+         "roles": ["purchaser", "receiver"],
+         "name": "Suzhou purchasing desk"}]})
 
     address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     org: Id32
@@ -234,7 +265,8 @@ class SetAccount(Strict):
 
 
 class RawTransaction(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"raw": "0xf86b808504a817c80082520894f39fd6e51aad88f6f4ce6ab8827279cfffb92266808025a0"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"raw": "0xf86b808504a817c80082520894f39fd6e51aad88f6f4ce6ab8827279cfffb92266808025a0"}]})
 
     raw: str = Field(max_length=262_146, pattern=r"^0x([0-9a-fA-F]{2})+$", description="a signed transaction, 0x-hex")
 

@@ -144,7 +144,8 @@ class LedgerCodec:
                 types = tuple(abi_type(p) for p in item.get("inputs", ()))
                 signature = f"{item.get('name', '')}({','.join(types)})"
                 if item["type"] == "function":
-                    self.functions[(name, item["name"])] = FunctionSpec(name, item["name"], keccak(text=signature)[:4], types)
+                    self.functions[(name, item["name"])] = FunctionSpec(
+                        name, item["name"], keccak(text=signature)[:4], types)
                 elif item["type"] == "constructor":
                     self.constructors[name] = types
                 elif item["type"] == "error":

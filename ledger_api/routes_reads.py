@@ -173,7 +173,8 @@ def list_lots(caller: CurrentCaller, svc: Services = Depends(services), sku: int
 
 
 @router.get("/lots/{lot}", tags=["catalog"], summary="One lot")
-def get_lot(caller: CurrentCaller, lot: str = Path(pattern=r"^[0-9]{1,78}$"), svc: Services = Depends(services)) -> dict:
+def get_lot(caller: CurrentCaller, lot: str = Path(pattern=r"^[0-9]{1,78}$"),
+            svc: Services = Depends(services)) -> dict:
     with svc.engine.connect() as conn:
         return found(reads.get_lot(conn, caller, int(lot)) if int(lot) < 2**256 else None, "lot", lot)
 
@@ -219,6 +220,7 @@ def list_accounts(caller: CurrentCaller, svc: Services = Depends(services)) -> l
 
 
 @router.get("/credits/{distributor}", tags=["members"], summary="A distributor's credit limit and exposure")
-def credit(caller: CurrentCaller, distributor: int = Path(ge=1, le=2**32 - 1), svc: Services = Depends(services)) -> dict:
+def credit(caller: CurrentCaller, distributor: int = Path(ge=1, le=2**32 - 1),
+           svc: Services = Depends(services)) -> dict:
     with svc.engine.connect() as conn:
         return found(reads.credit(conn, caller, distributor), "credit", distributor)

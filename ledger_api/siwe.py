@@ -130,8 +130,10 @@ class SiweMessage:
     scheme: str | None = None
 
     def __post_init__(self) -> None:
-        _require(self.scheme is None or _matches(_SCHEME, self.scheme), "scheme", f"{self.scheme!r} is not a URI scheme")
-        _require(_matches(_AUTHORITY, self.domain), "domain", f"{self.domain!r} is not a host[:port] such as example.com")
+        _require(self.scheme is None or _matches(_SCHEME, self.scheme), "scheme",
+                 f"{self.scheme!r} is not a URI scheme")
+        _require(_matches(_AUTHORITY, self.domain), "domain",
+                 f"{self.domain!r} is not a host[:port] such as example.com")
         _require(_matches(_ADDRESS, self.address) and is_checksum_address(self.address), "address",
                  f"{self.address!r} is not an EIP-55 checksummed address (use eth_utils.to_checksum_address)")
         # An empty statement would need a third blank line, which readers confuse with "no statement": use None.

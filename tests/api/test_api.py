@@ -11,7 +11,6 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
