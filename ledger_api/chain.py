@@ -23,13 +23,13 @@ from typing import Any
 
 import httpx
 import rlp
-from eth_abi import decode, encode
+from eth_abi import decode
 from eth_account import Account
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_checksum_address
 
-from indexer.contracts import Artifact, Deployment
-from ledger_api.rawchain import LEDGER_CONTRACTS, Signer, abi_type
+from indexer.contracts import Deployment
+from ledger_api.rawchain import LedgerCodec, Signer
 
 log = logging.getLogger("ledger_api.chain")
 
@@ -89,58 +89,10 @@ def json_value(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------- ABI
 
 
-@dataclass(frozen=True)
-class Function:
-    contract: str
-    name: str
-    selector: bytes
-    types: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CustomError:
-    name: str
-    arguments: tuple[tuple[str, str], ...]  # (name, type)
-
-
-class LedgerAbi:
-    """Selectors and argument types of the ledger's functions and custom errors, computed once."""
-
-    def __init__(self, artifacts: dict[str, Artifact], contracts: Sequence[str] = LEDGER_CONTRACTS):
-        self.functions: dict[tuple[str, str], Function] = {}
-        self.errors: dict[bytes, CustomError] = {}
-        self.events: dict[bytes, tuple[str, str]] = {}  # topic0 -> (contract, event)
-        for contract in contracts:
-            for item in artifacts[contract].abi:
-                inputs = item.get("inputs", ())
-                types = tuple(abi_type(p) for p in inputs)
-                signature = f"{item.get('name', '')}({','.join(types)})"
-                if item["type"] == "function":
-                    self.functions[(contract, item["name"])] = Function(
-                        contract, item["name"], keccak(text=signature)[:4], types)
-                elif item["type"] == "error":
-                    self.errors[keccak(text=signature)[:4]] = CustomError(
-                        item["name"], tuple((p["name"] or f"arg{i}", abi_type(p)) for i, p in enumerate(inputs)))
-                elif item["type"] == "event":
-                    self.events[keccak(text=signature)] = (contract, item["name"])
-
-    def encode_call(self, contract: str, function: str, args: Sequence[Any]) -> bytes:
-        spec = self.functions[(contract, function)]
-        return spec.selector + encode(spec.types, list(args))
-
-    def decode_revert(self, data: str | None) -> ContractError:
-        raw = bytes.fromhex((data or "0x").removeprefix("0x")) if _is_hex(data) else b""
-        if len(raw) < 4:
-            return ContractError("Reverted", {"data": data})
-        if raw[:4] == bytes.fromhex("08c379a0"):  # Error(string)
-            return ContractError("Reverted", {"reason": decode(["string"], raw[4:])[0]})
-        if raw[:4] == bytes.fromhex("4e487b71"):  # Panic(uint256)
-            return ContractError("Panic", {"code": decode(["uint256"], raw[4:])[0]})
-        spec = self.errors.get(raw[:4])
-        if spec is None:
-            return ContractError("UnknownContractError", {"data": "0x" + raw.hex()})
-        values = decode([t for _, t in spec.arguments], raw[4:])
-        return ContractError(spec.name, {name: json_value(v) for (name, _), v in zip(spec.arguments, values)})
+def contract_error(codec: LedgerCodec, data: str | None) -> ContractError:
+    """The contract's refusal in revert `data`, by name, with JSON-safe arguments."""
+    name, detail = codec.revert_reason(data)
+    return ContractError(name, {key: json_value(value) for key, value in detail.items()})
 
 
 def _is_hex(data: Any) -> bool:
@@ -372,9 +324,9 @@ class Outcome:
 
 
 class ChainClient:
-    def __init__(self, rpc: JsonRpc, abi: LedgerAbi, deployment: Deployment, keyring: Keyring, chain_id: int,
+    def __init__(self, rpc: JsonRpc, codec: LedgerCodec, deployment: Deployment, keyring: Keyring, chain_id: int,
                  gas_price: int, chain: ChainWatcher, mirror: MirrorWatcher):
-        self.rpc, self.abi, self.keyring = rpc, abi, keyring
+        self.rpc, self.codec, self.keyring = rpc, codec, keyring
         self.chain_id, self.gas_price = chain_id, gas_price
         self.chain, self.mirror = chain, mirror
         self.addresses = {name: to_checksum_address(entry["address"]) for name, entry in deployment.contracts.items()}
@@ -383,7 +335,7 @@ class ChainClient:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def call_view(self, contract: str, function: str, args: Sequence[Any], returns: Sequence[str]) -> tuple:
-        data = self.abi.encode_call(contract, function, args)
+        data = self.codec.encode_call(contract, function, args)
         answer = await self.rpc.call("eth_call", {"to": self.addresses[contract], "data": "0x" + data.hex()}, "latest")
         return decode(list(returns), bytes.fromhex(answer[2:]))
 
@@ -392,7 +344,7 @@ class ChainClient:
         `timeout` seconds for the receipt and the mirror. Raises `ContractError` for a call the contract refuses."""
         key = await asyncio.to_thread(self.keyring.key, sender)  # the first use decrypts: not on the event loop
         to = self.addresses[contract]
-        data = "0x" + self.abi.encode_call(contract, function, args).hex()
+        data = "0x" + self.codec.encode_call(contract, function, args).hex()
         gas = await self._estimate(sender, to, data)
         async with self._lock(sender):
             if sender not in self._signer.nonces:
@@ -482,7 +434,7 @@ class ChainClient:
         """A contract's custom error when the node's answer carries revert data; the node's own reason else."""
         data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
         if _is_hex(data) and len(data) >= 10:
-            return self.abi.decode_revert(data)
+            return contract_error(self.codec, data)
         if "revert" in exc.message.lower():
             return ContractError("Reverted", {"reason": exc.message})
         return ContractError("TransactionRejected", {"reason": exc.message})
@@ -517,11 +469,10 @@ class ChainClient:
     def _events(self, receipt: dict) -> list[dict]:
         events = []
         for entry in receipt.get("logs", ()):
-            if not entry.get("topics"):
-                continue
-            known = self.abi.events.get(bytes.fromhex(entry["topics"][0][2:]))
-            if known and entry["address"].lower() in self._contract_at:
-                events.append({"contract": known[0], "event": known[1], "topics": entry["topics"]})
+            topics = entry.get("topics") or ()
+            if topics and topics[0] in self.codec.events and entry["address"].lower() in self._contract_at:
+                events.append({"contract": self.codec.event_contract[topics[0]], "event": self.codec.events[topics[0]],
+                               "topics": topics})
         return events
 
 

@@ -43,6 +43,8 @@ SEND_CHUNK = 2_000  # transactions per HTTP batch request: bounded so one reques
 BLOCK_SIZE = 500
 GAS_PRICE = 1_000_000_000  # 1 gwei; with anvil's base fee at 0 this only orders transactions
 FUNDING_WEI = 10**24
+ERROR_STRING = bytes.fromhex("08c379a0")  # the selector of Error(string), a require's message
+PANIC = bytes.fromhex("4e487b71")  # the selector of Panic(uint256), a failed assert or an overflow
 
 
 class RpcError(RuntimeError):
@@ -129,6 +131,7 @@ class FunctionSpec:
 class ErrorSpec:
     name: str
     types: tuple[str, ...]
+    names: tuple[str, ...] = ()  # the arguments' names, as the Solidity source gives them
 
 
 class LedgerCodec:
@@ -139,9 +142,11 @@ class LedgerCodec:
         self.constructors: dict[str, tuple[str, ...]] = {}
         self.errors: dict[bytes, ErrorSpec] = {}
         self.events: dict[str, str] = {}  # topic0 hex -> event name
+        self.event_contract: dict[str, str] = {}  # topic0 hex -> the contract that declares the event
         for name in contracts:
             for item in artifacts[name].abi:
-                types = tuple(abi_type(p) for p in item.get("inputs", ()))
+                inputs = item.get("inputs", ())
+                types = tuple(abi_type(p) for p in inputs)
                 signature = f"{item.get('name', '')}({','.join(types)})"
                 if item["type"] == "function":
                     self.functions[(name, item["name"])] = FunctionSpec(
@@ -149,9 +154,12 @@ class LedgerCodec:
                 elif item["type"] == "constructor":
                     self.constructors[name] = types
                 elif item["type"] == "error":
-                    self.errors[keccak(text=signature)[:4]] = ErrorSpec(item["name"], types)
+                    names = tuple(p["name"] or f"arg{i}" for i, p in enumerate(inputs))
+                    self.errors[keccak(text=signature)[:4]] = ErrorSpec(item["name"], types, names)
                 elif item["type"] == "event":
-                    self.events["0x" + keccak(text=signature).hex()] = item["name"]
+                    topic = "0x" + keccak(text=signature).hex()
+                    self.events[topic] = item["name"]
+                    self.event_contract[topic] = name
         self.abis = {name: artifacts[name].abi for name in contracts}
         self.bytecode = {name: bytes.fromhex(artifacts[name].bytecode.removeprefix("0x")) for name in contracts}
 
@@ -162,19 +170,30 @@ class LedgerCodec:
     def encode_deploy(self, contract: str, args: Sequence[Any]) -> bytes:
         return self.bytecode[contract] + encode(self.constructors.get(contract, ()), list(args))
 
-    def decode_error(self, data: str | None) -> str:
-        """`Name(arg, ...)` for a custom error's revert data, or the raw data when it is none of ours."""
-        raw = bytes.fromhex((data or "0x").removeprefix("0x"))
+    def revert_reason(self, data: str | None) -> tuple[str, dict[str, Any]]:
+        """A revert's error by name with its arguments: a custom error of the ledger's, `Error(string)`,
+        `Panic(uint256)`, or (`Reverted` / `UnknownContractError`) the raw data when it is none of these."""
+        text = data if isinstance(data, str) else ""
+        try:
+            raw = bytes.fromhex(text.removeprefix("0x"))
+        except ValueError:
+            raw = b""
         if len(raw) < 4:
-            return f"revert without data ({data!r})"
-        if raw[:4] == bytes.fromhex("08c379a0"):
-            return f"Error({decode(['string'], raw[4:])[0]!r})"
+            return "Reverted", {"data": data}
+        if raw[:4] == ERROR_STRING:
+            return "Reverted", {"reason": decode(["string"], raw[4:])[0]}
+        if raw[:4] == PANIC:
+            return "Panic", {"code": decode(["uint256"], raw[4:])[0]}
         spec = self.errors.get(raw[:4])
         if spec is None:
-            return f"unknown error 0x{raw.hex()}"
-        values = decode(list(spec.types), raw[4:])
-        shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in values)
-        return f"{spec.name}({shown})"
+            return "UnknownContractError", {"data": "0x" + raw.hex()}
+        return spec.name, dict(zip(spec.names, decode(list(spec.types), raw[4:])))
+
+    def decode_error(self, data: str | None) -> str:
+        """`Name(arg, ...)` for a revert's data, as a line for a log or an exception message."""
+        name, detail = self.revert_reason(data)
+        shown = ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in detail.values())
+        return f"{name}({shown})"
 
 
 # ---------------------------------------------------------------------------------------------- signing

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select
 from indexer.contracts import Deployment, load_artifacts, load_deployment
 from indexer.db import migrate, open_database
 from indexer.schema import sync_state
-from ledger_api.chain import ChainClient, ChainWatcher, JsonRpc, Keyring, LedgerAbi, MirrorWatcher
+from ledger_api.chain import ChainClient, ChainWatcher, JsonRpc, Keyring, MirrorWatcher
+from ledger_api.rawchain import LedgerCodec
 from ledger_api.settings import Settings
 
 CHAIN_POLL = 0.005  # seconds between looks at the node's head while writes wait for receipts
@@ -42,8 +43,8 @@ class Services:
         await asyncio.to_thread(keyring.check)
         chain_watcher = ChainWatcher(rpc, CHAIN_POLL)
         mirror_watcher = MirrorWatcher(lambda: mirror_checkpoint(engine), settings.mirror_poll)
-        abi = LedgerAbi(load_artifacts(), list(deployment.contracts))
-        chain = ChainClient(rpc, abi, deployment, keyring, chain_id, gas_price, chain_watcher, mirror_watcher)
+        codec = LedgerCodec(load_artifacts(), list(deployment.contracts))
+        chain = ChainClient(rpc, codec, deployment, keyring, chain_id, gas_price, chain_watcher, mirror_watcher)
         chain_watcher.start()
         mirror_watcher.start()
         return cls(settings, engine, deployment, rpc, chain, chain_id)

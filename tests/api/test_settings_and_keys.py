@@ -11,7 +11,8 @@ from eth_utils import keccak
 from pydantic import ValidationError
 
 from indexer.contracts import load_artifacts
-from ledger_api.chain import KeyNotHeld, Keyring, KeystoreError, LedgerAbi, json_value, write_keystore
+from ledger_api.chain import KeyNotHeld, Keyring, KeystoreError, contract_error, json_value, write_keystore
+from ledger_api.rawchain import LedgerCodec
 from ledger_api.errors import FORBIDDEN, INVALID, NOT_FOUND, contract_status
 from ledger_api.settings import Settings
 
@@ -56,14 +57,14 @@ def test_a_file_that_is_no_keystore_is_skipped(tmp_path):
 
 @pytest.fixture(scope="module")
 def abi():
-    return LedgerAbi(load_artifacts())
+    return LedgerCodec(load_artifacts())
 
 
 def test_a_custom_error_decodes_by_name_with_named_arguments_and_big_numbers_as_strings(abi):
     lot = (7 << 160) | 12345
     data = keccak(text="InsufficientStock(uint32,uint256,uint256,uint256)")[:4] + encode(
         ["uint32", "uint256", "uint256", "uint256"], [3, lot, 10, 500])
-    error = abi.decode_revert("0x" + data.hex())
+    error = contract_error(abi, "0x" + data.hex())
     assert error.name == "InsufficientStock"
     assert error.detail == {"location": 3, "lot": str(lot), "available": 10, "requested": 500}
 
@@ -71,11 +72,11 @@ def test_a_custom_error_decodes_by_name_with_named_arguments_and_big_numbers_as_
 def test_reasons_panics_and_foreign_errors_decode_too(abi):
     reason = "0x08c379a0" + encode(["string"], ["no"]).hex()
     panic = "0x4e487b71" + encode(["uint256"], [0x11]).hex()
-    assert abi.decode_revert(reason).detail == {"reason": "no"}
-    assert abi.decode_revert(panic).name == "Panic"
-    assert abi.decode_revert("0xdeadbeef").name == "UnknownContractError"
-    assert abi.decode_revert(None).name == "Reverted"
-    assert abi.decode_revert("0xzz").name == "Reverted"
+    assert contract_error(abi, reason).detail == {"reason": "no"}
+    assert contract_error(abi, panic).name == "Panic"
+    assert contract_error(abi, "0xdeadbeef").name == "UnknownContractError"
+    assert contract_error(abi, None).name == "Reverted"
+    assert contract_error(abi, "0xzz").name == "Reverted"
 
 
 def test_json_values_keep_every_integer_exact():
