@@ -23,12 +23,14 @@ from sqlalchemy.exc import DBAPIError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def open_database(url: str) -> Engine:
+def open_database(url: str, pool_size: int = 5) -> Engine:
+    """The mirror's engine. `pool_size` connections are kept open: a server answering from many threads
+    wants as many as it runs at once, or SQLite reconnects (and redoes its pragmas) for every overflow."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -47,7 +49,7 @@ def open_database(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
 def alembic_config(engine: Engine) -> Config:

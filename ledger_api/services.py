@@ -17,6 +17,7 @@ from ledger_api.rawchain import LedgerCodec
 from ledger_api.settings import Settings
 
 CHAIN_POLL = 0.005  # seconds between looks at the node's head while writes wait for receipts
+DB_CONNECTIONS = 40  # as many as the threads that answer synchronous routes (anyio's default limit)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings) -> "Services":
         deployment = load_deployment(settings.network, settings.deployments_dir)
-        engine = open_database(settings.database_url)
+        engine = open_database(settings.database_url, pool_size=DB_CONNECTIONS)
         migrate(engine)
         rpc = JsonRpc(settings.rpc_url, timeout=settings.rpc_timeout)
         chain_id = int(await rpc.call("eth_chainId"), 16)
