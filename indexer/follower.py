@@ -163,13 +163,17 @@ class Follower:
 
     def follow(self, poll_interval: float, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Follows the head until `should_stop()`, forgetting undo entries the chain can no longer need."""
+        pruned_below = -1
         while not should_stop():
             progress = self.step()
             if progress is None:
                 # Caught up: report it, so lag and checkpoint gauges are current even when nothing happens.
                 at = self.checkpoint().block_number
                 self.on_progress(Progress(at, at, 0, 0, self.head, 0.0))
-                self.mirror.forget_journal_below(self.head - self.reorg_window)
+                # The journal only grows when blocks are applied: prune once per move of the head, not per poll.
+                if self.head - self.reorg_window > pruned_below:
+                    pruned_below = self.head - self.reorg_window
+                    self.mirror.forget_journal_below(pruned_below)
                 time.sleep(poll_interval)
 
     def backfill(self, until: int) -> None:

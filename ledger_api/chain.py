@@ -171,6 +171,7 @@ class JsonRpc:
         self._session: aiohttp.ClientSession | None = None
         self._queued: list[tuple[str, list, asyncio.Future]] = []
         self._flush_pending = False
+        self._sending: set[asyncio.Task] = set()  # held so the loop cannot collect a batch in flight
         self._ids = itertools.count(1)
 
     async def call(self, method: str, *params: Any) -> Any:
@@ -190,7 +191,9 @@ class JsonRpc:
         self._flush_pending = False
         queued, self._queued = self._queued, []
         for start in range(0, len(queued), MAX_BATCH):
-            asyncio.ensure_future(self._send(queued[start:start + MAX_BATCH]))
+            task = asyncio.ensure_future(self._send(queued[start:start + MAX_BATCH]))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     async def _send(self, calls: list[tuple[str, list, asyncio.Future]]) -> None:
         ids = [next(self._ids) for _ in calls]
@@ -203,11 +206,13 @@ class JsonRpc:
                                           headers={"content-type": "application/json"}) as response:
                 response.raise_for_status()
                 answers = orjson.loads(await response.read())
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except BaseException as exc:  # whatever stopped the request, every caller waiting on it hears of it
             failure = ChainUnavailable(f"the node at {self.url} did not answer: {exc.__class__.__name__}: {exc}")
             for _, _, future in calls:
                 if not future.done():
                     future.set_exception(failure)
+            if not isinstance(exc, Exception):  # cancelled, or the process is stopping
+                raise
             return
         if isinstance(answers, dict):  # the node refused the batch as a whole
             answers = [{"id": i, "error": answers.get("error") or {"message": str(answers)}} for i in ids]
