@@ -291,6 +291,10 @@ def test_no_log_line_or_answer_carries_a_token_or_a_key(stack, caplog):
     key = stack.network.members[label].key.hex()
     logged = "\n".join(r.getMessage() + str(getattr(r, "fields", "")) for r in caplog.records)
     assert token not in logged and key not in logged
+    # What is logged instead: one structured line per request, naming the route template and the account.
+    lines = [r.fields for r in caplog.records if r.name == "ledger_api.requests"]
+    assert {"method": "POST", "route": "/v1/orders", "status": 201,
+            "account": stack.network.members[label].address}.items() <= lines[-1].items()
     assert key not in answer.text and stack.settings.keystore_password.get_secret_value() not in answer.text
 
 
