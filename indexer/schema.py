@@ -94,6 +94,9 @@ sync_state = Table(
     Column("block_number", BigInteger, nullable=False),  # the last block fully applied
     Column("block_hash", String(66), nullable=False),
     Column("undecoded", BigInteger, nullable=False, default=0),
+    # Counts the ranges and rollbacks that changed the membership registry (organisations, locations, accounts):
+    # a reader may keep what it read of the registry for as long as this number stays the same.
+    Column("registry_version", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", BigInteger, nullable=False),
 )
 
@@ -457,6 +460,8 @@ sign_in_nonces = Table(
     Column("used_at", BigInteger),
     Index("ix_sign_in_nonces_expires_at", "expires_at"),
 )
+
+REGISTRY = ("organisations", "locations", "accounts")
 
 PROJECTIONS: dict[str, Table] = {
     t.name: t

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 
 from indexer.bulk import BulkWriter, row_getter
 from indexer.projections import LedgerEvent, project
-from indexer.schema import PROJECTIONS, blocks, primary_key, raw_events, sync_state, undo_log
+from indexer.schema import PROJECTIONS, REGISTRY, blocks, primary_key, raw_events, sync_state, undo_log
 
 MAX_CACHED_ROWS = 2_000_000
 REBUILD = ("the mirror cannot undo it: rebuild it with `indexer backfill` into an empty database (a new "
@@ -111,7 +111,8 @@ class Mirror:
                     self._upserts[table].write(conn, list(rows.values()))
                 if journal:
                     conn.execute(insert(undo_log), journal)
-                self._write_checkpoint(conn, checkpoint, undecoded)
+                self._write_checkpoint(conn, checkpoint, undecoded,
+                                       registry_changed=any(self._dirty[t] for t in REGISTRY))
         except BaseException:
             # The transaction rolled back; rows cached from it never reached the database.
             self._reset_cache()
@@ -157,7 +158,8 @@ class Mirror:
             header = conn.execute(select(blocks).where(blocks.c.number == ancestor)).mappings().first()
             if header is None:
                 raise DeepReorg(f"no stored header for block {ancestor}; {REBUILD}")
-            self._write_checkpoint(conn, BlockHeader(**header), None)
+            self._write_checkpoint(conn, BlockHeader(**header), None,
+                                   registry_changed=any(e["table_name"] in REGISTRY for e in entries))
         self._reset_cache()
         return len(entries)
 
@@ -192,14 +194,18 @@ class Mirror:
 
     # ------------------------------------------------------------------ internals
 
-    def _write_checkpoint(self, conn: Connection, header: BlockHeader, undecoded: int | None) -> None:
+    def _write_checkpoint(self, conn: Connection, header: BlockHeader, undecoded: int | None,
+                          registry_changed: bool = False) -> None:
         values = {"network": self.network, "chain_id": self.chain_id, "block_number": header.number,
                   "block_hash": header.hash, "updated_at": int(clock.time())}
         if conn.execute(select(sync_state.c.id)).first() is None:
-            conn.execute(insert(sync_state), [{"id": 1, "undecoded": undecoded or 0, **values}])
+            conn.execute(insert(sync_state), [{"id": 1, "undecoded": undecoded or 0,
+                                               "registry_version": int(registry_changed), **values}])
             return
         if undecoded:
             values["undecoded"] = sync_state.c.undecoded + undecoded
+        if registry_changed:
+            values["registry_version"] = sync_state.c.registry_version + 1
         conn.execute(update(sync_state).where(sync_state.c.id == 1).values(**values))
 
     def _reset_cache(self) -> None:

@@ -5,8 +5,8 @@
    message must name this API's domain, chain and an unspent, unexpired nonce issued to that address, and the
    address must be an active member. The nonce is spent in the same statement that checks it, so a replayed
    sign-in fails even when two replicas receive it at once. The answer is a JWT (HS256) valid `token_ttl`.
-3. Every authenticated request reloads the account from the mirror (`reads.load_caller`): the token proves
-   who signed in, the mirrored registry decides what they may do now, so a deactivation bites at once.
+3. Every authenticated request takes the account as the mirror has it now (`services.Callers`): the token
+   proves who signed in, the mirrored registry decides what they may do, so a deactivation bites at once.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from indexer.schema import sign_in_nonces
 from ledger_api import reads, siwe
 from ledger_api.caller import Caller
 from ledger_api.errors import ApiError
+from ledger_api.models import ErrorBody
 from ledger_api.services import Services, services
 
 TOKEN_AUDIENCE = "baijiu-ledger-api"
 STATEMENT = "Sign in to the baijiu distribution ledger."
 
-router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
+router = APIRouter(prefix="/v1/auth", tags=["sign-in"],
+                   responses={status: {"model": ErrorBody} for status in (400, 401, 403, 422)})
 bearer = HTTPBearer(auto_error=False, description="the access token from POST /v1/auth/token")
 
 
@@ -137,7 +139,7 @@ def current_caller(request: Request, credentials: HTTPAuthorizationCredentials |
                                                        "Authorization: Bearer <token>"})
     address = token_subject(credentials.credentials, svc.settings.token_secret.get_secret_value())
     with svc.engine.connect() as conn:
-        caller = reads.load_caller(conn, address)
+        caller = svc.callers.lookup(conn, address)
     if caller is None:
         raise ApiError(403, "AccountInactive", {"account": address,
                                                 "problem": "the account is deactivated or no longer a member"})

@@ -102,7 +102,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException):
-        names = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 403: "Forbidden"}
+        names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
         return JSONResponse(error_body(names.get(exc.status_code, "HttpError"), {"reason": exc.detail}),
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

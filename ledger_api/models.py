@@ -36,7 +36,10 @@ LotId = Annotated[int, BeforeValidator(_lot), PlainSerializer(str, return_type=s
                   Field(json_schema_extra={"type": "string", "pattern": "^[0-9]{1,78}$"},
                         examples=["1461501637330902918203684832716283019655932542976"])]
 Cid = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z0-9]*$", description="a content id, or empty")]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+# Names and places are printable: a control character (NUL above all, which PostgreSQL text cannot hold) would
+# be on chain for good and stop every mirror that tries to store it.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Text = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 StageName = Literal["region_manager", "sales_director", "finance"]
 
 
@@ -238,7 +241,7 @@ class RegisterOrganisation(Strict):
     parent: U32 = 0
     price_tier: U8 = 0
     name: Text
-    code: Annotated[str, Field(min_length=1, max_length=64)]
+    code: Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
 
 
 class RegisterLocation(Strict):

@@ -31,7 +31,8 @@ from ledger_api.models import ErrorBody, Pending, Written
 from ledger_api.services import Services, services
 from ledger_api.vocabulary import OrgKind, Role, ShipmentKind, Stage
 
-ERRORS = {status: {"model": ErrorBody} for status in (401, 403, 404, 409, 422, 503)}
+# 400: a body that cannot even be decoded as text (malformed JSON text is a 422).
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422, 503)}
 WRITE_RESPONSES = {**ERRORS, 202: {"model": Pending, "description": "sent; not yet mined or mirrored"}}
 
 router = APIRouter(prefix="/v1", responses=WRITE_RESPONSES)

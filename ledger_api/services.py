@@ -1,10 +1,11 @@
-"""What a running API holds: its settings, the mirror's database, the chain client and the two watchers. Built
-once when the app starts (`Services.start`) and closed when it stops; routes reach it through `services`."""
+"""What a running API holds: its settings, the mirror's database, the chain client, the two watchers and the
+members it has looked up. Built once when the app starts (`Services.start`) and closed when it stops; routes
+reach it through `services`."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from sqlalchemy import Engine, select
@@ -12,12 +13,37 @@ from sqlalchemy import Engine, select
 from indexer.contracts import Deployment, load_artifacts, load_deployment
 from indexer.db import migrate, open_database
 from indexer.schema import sync_state
+from ledger_api import reads
+from ledger_api.caller import Caller
 from ledger_api.chain import ChainClient, ChainWatcher, JsonRpc, Keyring, MirrorWatcher
 from ledger_api.rawchain import LedgerCodec
 from ledger_api.settings import Settings
 
 CHAIN_POLL = 0.005  # seconds between looks at the node's head while writes wait for receipts
 DB_CONNECTIONS = 40  # as many as the threads that answer synchronous routes (anyio's default limit)
+
+
+class Callers:
+    """Members as the mirror describes them, kept while the registry is unchanged. The indexer counts the
+    ranges that touch organisations, locations or accounts (`sync_state.registry_version`); one read of that
+    number per request replaces reloading the account, and a change of any member reloads every one."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[int, Caller | None]] = {}
+
+    def lookup(self, conn, address: str) -> Caller | None:
+        version = conn.execute(select(sync_state.c.registry_version).where(sync_state.c.id == 1)).scalar()
+        known = self._known.get(address)
+        if known is not None and version is not None and known[0] == version:
+            return known[1]
+        caller = reads.load_caller(conn, address)
+        if len(self._known) >= self.LIMIT:
+            self._known.clear()
+        if version is not None:
+            self._known[address] = (version, caller)
+        return caller
 
 
 @dataclass
@@ -28,6 +54,7 @@ class Services:
     rpc: JsonRpc
     chain: ChainClient
     chain_id: int
+    callers: Callers = field(default_factory=Callers)
 
     @classmethod
     async def start(cls, settings: Settings) -> "Services":
