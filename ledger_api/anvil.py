@@ -48,9 +48,11 @@ def free_port(candidates: range) -> int:
 
 
 def start_anvil(port: int, genesis_time: int, log: Path | None = None, state: Path | None = None,
-                timeout: float = 120.0, keep_state: bool = True) -> subprocess.Popen:
+                timeout: float = 120.0, keep_state: bool = True, block_time: float | None = None) -> subprocess.Popen:
     """Starts anvil on 127.0.0.1:`port` and waits until it answers. With `state`, the chain is loaded from
-    that file if it exists and, with `keep_state`, dumped to it when anvil is stopped."""
+    that file if it exists and, with `keep_state`, dumped to it when anvil is stopped. With `block_time`, it
+    mines a block every that many seconds (as a QBFT network does every block period) instead of one block
+    per transaction."""
     if port_in_use(port):
         raise AnvilError(f"something already listens on port {port}; pick another port")
     command = [
@@ -58,6 +60,8 @@ def start_anvil(port: int, genesis_time: int, log: Path | None = None, state: Pa
         "--accounts", "20", "--order", "fees", "--gas-limit", str(BLOCK_GAS_LIMIT),
         "--block-base-fee-per-gas", "0", "--timestamp", str(genesis_time), "--silent",
     ]
+    if block_time:
+        command += ["--block-time", str(block_time)]
     if state is not None:
         if keep_state:
             command += ["--dump-state", str(state)]
