@@ -141,6 +141,10 @@ class Keyring:
                                     ) from None
         return self._keys[address]
 
+    def opened(self, address: str) -> bytes | None:
+        """The key if it has been decrypted already."""
+        return self._keys.get(address)
+
     def check(self) -> None:
         """Opens one keystore, so a wrong password stops the API at start rather than at its first write."""
         if self._files:
@@ -397,7 +401,8 @@ class ChainClient:
     async def send(self, sender: str, contract: str, function: str, args: Sequence[Any], timeout: float) -> Outcome:
         """Signs and sends `contract.function(args)` from `sender` (whose key this API holds), then waits up to
         `timeout` seconds for the receipt and the mirror. Raises `ContractError` for a call the contract refuses."""
-        key = await asyncio.to_thread(self.keyring.key, sender)  # the first use decrypts: not on the event loop
+        # The first use of a key decrypts it, which takes a while: not on the event loop.
+        key = self.keyring.opened(sender) or await asyncio.to_thread(self.keyring.key, sender)
         to = self.addresses[contract]
         data = "0x" + self.codec.encode_call(contract, function, args).hex()
         gas = await self._estimate(sender, to, data)
