@@ -81,7 +81,7 @@ def _compile(abi_type: str) -> tuple[bool, int, Reader]:
             length = _word(data, start)
             if start + 32 + length > len(data):
                 raise ValueError("string beyond the data")
-            return data[start + 32:start + 32 + length].decode("utf-8")
+            return text(data[start + 32:start + 32 + length].decode("utf-8"))
 
         return True, 32, read_string
     if abi_type.startswith("uint"):
@@ -156,13 +156,31 @@ def compiled_decoder(types: list[str]) -> Callable[[bytes], tuple] | None:
     return lambda data: read_fields(data, 0)
 
 
+def text(value: str) -> str:
+    """A string argument in mirror form. PostgreSQL's text cannot hold NUL, and one NUL in a name would stop a
+    PostgreSQL mirror at that block for good, so each NUL is stored as U+FFFD, on every engine alike."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _texts(value: Any) -> Any:
+    """`text` applied to every string inside a struct or an array."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_texts(v) for v in value)
+    return value
+
+
 def _converter(abi_type: str) -> Callable[[Any], Any]:
-    """How a decoded value becomes its mirror form (hex strings for addresses and fixed bytes)."""
+    """How a decoded value becomes its mirror form (hex strings for addresses and fixed bytes, strings without
+    NUL)."""
     if abi_type == "address":
         return str.lower
     if abi_type.startswith("bytes") and abi_type != "bytes" and "[" not in abi_type:
         return lambda value: "0x" + value.hex()
-    # Structs in the ledger's events hold only integers, booleans and strings: nothing to convert.
+    if abi_type == "string" or abi_type.startswith("(") or abi_type.startswith("string["):
+        # Structs in the ledger's events hold only integers, booleans and strings: only strings change.
+        return _texts
     return lambda value: value
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from eth_utils import to_checksum_address
 
@@ -61,21 +60,18 @@ async def answer(svc: Services, outcome: Outcome, result: Callable[[Any, Outcome
         return JSONResponse(Pending(tx_hash=outcome.tx_hash, status=status, block=outcome.block).model_dump(),
                             status_code=202)
 
-    def read() -> dict | None:
-        with svc.engine.connect() as conn:
-            return result(conn, outcome)
-
-    return Written(tx_hash=outcome.tx_hash, block=outcome.block, result=await run_in_threadpool(read))
-
-
-def visible(svc: Services, fetch: Callable[..., dict | None], *args: Any, **kwargs: Any) -> dict | None:
+    # The object's few indexed reads run on the event loop: cheaper than a hop to a thread and back, which under
+    # load waits for the interpreter lock as long as the reads take.
     with svc.engine.connect() as conn:
-        return fetch(conn, *args, **kwargs)
+        written = result(conn, outcome)
+    return Written(tx_hash=outcome.tx_hash, block=outcome.block, result=written)
 
 
 async def require(svc: Services, what: str, key: Any, fetch: Callable[..., dict | None], *args: Any,
                   **kwargs: Any) -> dict:
-    found = await run_in_threadpool(visible, svc, fetch, *args, **kwargs)
+    """The object a write acts on, if the caller may see it; 404 otherwise."""
+    with svc.engine.connect() as conn:
+        found = fetch(conn, *args, **kwargs)
     if found is None:
         raise not_found(what, key)
     return found
