@@ -489,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cores": os.cpu_count(), "load_average_before": round(load_before[0], 2),
                     "load_average_after": round(os.getloadavg()[0], 2)},
         "network": {"distributors": SCALE.regions * SCALE.distributors_per_region, "skus": SCALE.skus},
-        "mining": "automine (a block per arrival)" if not args.block_time else f"a block every {args.block_time} s",
+        "mining": "automine: a block per arrival" if not args.block_time else f"a block every {args.block_time} s",
         "settings": {"duration_seconds": args.duration, "warmup_seconds": args.warmup,
                      "baseline_seconds": args.baseline_seconds, "indexer_poll_interval": args.poll_interval,
                      "api_mirror_poll": args.mirror_poll or "default", "check_every": args.check_every},
