@@ -23,7 +23,7 @@ from typing import Any, Callable
 from indexer.decode import EventDecoder
 from indexer.projections import LedgerEvent
 from indexer.rpc import NodeClient, RangeTooLarge
-from indexer.store import BlockHeader, Checkpoint, Mirror
+from indexer.store import REBUILD, BlockHeader, Checkpoint, DeepReorg, Mirror
 
 log = logging.getLogger("indexer.follower")
 
@@ -157,6 +157,23 @@ class Follower:
             if stored is not None and stored == self.node.headers([ancestor])[ancestor]["hash"]:
                 break
             ancestor -= 1
+        if ancestor < self.start_block - 1:
+            # Not even the block before the deployment is shared: rolling back cannot help, and trying again
+            # would loop for ever.
+            raise DeepReorg(
+                f"the node's chain shares no block with the mirror, down to block {self.start_block - 1} before "
+                f"the deployment: it is another chain with the same deployment (a chain loaded from a state dump "
+                f"gets new block hashes); {REBUILD}")
+        if ancestor < self.head:
+            pair = self.node.headers([ancestor, ancestor + 1])
+            successor = pair[ancestor + 1]
+            if pair[ancestor]["hash"] == self.mirror.stored_hash(ancestor) != successor["parentHash"]:
+                # The node's own blocks do not link up (anvil does this when it loads a state dump under a new
+                # genesis): no rollback can reach a consistent chain, so say so rather than roll back for ever.
+                raise DeepReorg(
+                    f"the node's block {ancestor + 1} does not link to its block {ancestor} (parent hash "
+                    f"{successor['parentHash']}, block hash {self.mirror.stored_hash(ancestor)}): the node's chain "
+                    f"is inconsistent; {REBUILD}")
         restored = self.mirror.rollback_to(ancestor)
         log.warning("reorg: blocks after %d were replaced; rolled the mirror back (%d rows restored)",
                     ancestor, restored)
