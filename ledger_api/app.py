@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from ledger_api import __version__, auth, errors, routes_reads, routes_writes
+from ledger_api.chain import Keyring
 from ledger_api.services import Services
 from ledger_api.settings import Settings
 
@@ -108,13 +109,13 @@ class Observed:
                 "ms": round(seconds * 1000, 2), "account": scope.get("state", {}).get("caller")}})
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, keyring: Keyring | None = None) -> FastAPI:
     settings = settings or Settings()
     metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.services = await Services.start(settings)
+        app.state.services = await Services.start(settings, keyring)
         try:
             yield
         finally:

@@ -25,6 +25,7 @@ from eth_utils import is_hex_address, to_checksum_address
 from indexer.schema import sign_in_nonces
 from ledger_api import reads, siwe
 from ledger_api.caller import Caller
+from ledger_api.vocabulary import role_names
 from ledger_api.errors import ApiError
 from ledger_api.models import ErrorBody
 from ledger_api.services import Services, services
@@ -127,7 +128,7 @@ def new_token(body: TokenRequest, svc: Services = Depends(services)) -> TokenAns
 def describe(caller: Caller) -> dict:
     return {"address": caller.address, "name": caller.name, "org": caller.org, "org_kind": caller.org_kind.name,
             "org_name": caller.org_name, "region": caller.region, "price_tier": caller.price_tier,
-            "roles": [r.name for r in type(caller.roles) if caller.roles & r], "locations": sorted(caller.locations),
+            "roles": role_names(caller.roles), "locations": sorted(caller.locations),
             "reach": caller.reach.value, "read_only": caller.read_only}
 
 

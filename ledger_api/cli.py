@@ -52,31 +52,34 @@ def load_settings() -> Settings:
 def serve() -> None:
     """Serve the API until interrupted."""
     settings = load_settings()
-    preflight(settings)
+    keyring = preflight(settings)
     configure_logging()
     try:
-        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None,
+        uvicorn.run(create_app(settings, keyring), host=settings.api_host, port=settings.api_port, log_config=None,
                     access_log=False, lifespan="on")
     except (DeploymentError, RuntimeError) as exc:
         console.print(f"[red]ledger-api:[/] {exc}")
         raise typer.Exit(1) from None
 
 
-def preflight(settings: Settings) -> None:
-    """What would otherwise fail inside the server's startup, checked first so it ends in one line."""
+def preflight(settings: Settings) -> Keyring:
+    """What would otherwise fail inside the server's startup, checked first so it ends in one line; returns
+    the keyring, opened once, for the server to use."""
     from indexer.contracts import load_deployment
     from ledger_api.chain import KeystoreError
     from ledger_api.rawchain import Rpc
 
     try:
         load_deployment(settings.network, settings.deployments_dir)
-        Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value()).check()
+        keyring = Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value())
+        keyring.check()
     except (DeploymentError, KeystoreError) as exc:
         console.print(f"[red]ledger-api:[/] {exc}")
         raise typer.Exit(2) from None
     if not Rpc(settings.rpc_url, timeout=5).is_up():
         console.print(f"[red]ledger-api:[/] the node at {settings.rpc_url} does not answer (LEDGER_RPC_URL)")
         raise typer.Exit(2)
+    return keyring
 
 
 @keystore.command("import")
@@ -130,6 +133,7 @@ def accounts() -> None:
 
     from indexer.db import open_database
     from ledger_api import reads
+    from ledger_api.vocabulary import role_names
 
     settings = load_settings()
     engine = open_database(settings.database_url)
@@ -139,7 +143,7 @@ def accounts() -> None:
             caller = reads.load_caller(conn, address)
             if caller is not None:
                 table.add_row(address, caller.name, caller.org_name, caller.org_kind.name,
-                              ", ".join(r.name for r in type(caller.roles) if caller.roles & r))
+                              ", ".join(role_names(caller.roles)))
     engine.dispose()
     Console().print(table)
 

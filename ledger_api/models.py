@@ -43,6 +43,13 @@ Text = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 StageName = Literal["region_manager", "sales_director", "finance"]
 
 
+def once_each(model, keys: list, what: str):
+    """`model` if no key repeats; the contracts take each SKU or lot on one line only."""
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"each {what} may appear on one line only")
+    return model
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,10 +72,7 @@ class SubmitOrder(Strict):
 
     @model_validator(mode="after")
     def _one_line_per_sku(self) -> "SubmitOrder":
-        skus = [line.sku for line in self.lines]
-        if len(set(skus)) != len(skus):
-            raise ValueError("each SKU may appear on one line only")
-        return self
+        return once_each(self, [line.sku for line in self.lines], "SKU")
 
 
 class ApproveOrder(Strict):
@@ -121,10 +125,7 @@ class Dispatch(Strict):
 
     @model_validator(mode="after")
     def _one_line_per_lot(self) -> "Dispatch":
-        lots = [line.lot for line in self.lines]
-        if len(set(lots)) != len(lots):
-            raise ValueError("each lot may appear on one line only")
-        return self
+        return once_each(self, [line.lot for line in self.lines], "lot")
 
 
 class Checkpoint(Strict):
@@ -163,10 +164,7 @@ class RequestTransfer(Strict):
 
     @model_validator(mode="after")
     def _one_line_per_lot(self) -> "RequestTransfer":
-        lots = [line.lot for line in self.lines]
-        if len(set(lots)) != len(lots):
-            raise ValueError("each lot may appear on one line only")
-        return self
+        return once_each(self, [line.lot for line in self.lines], "lot")
 
 
 class RejectTransfer(Strict):

@@ -637,9 +637,18 @@ def list_organisations(conn: Connection, caller: Caller, *, kind: str | None = N
     if kind is not None:
         where.append(organisations.c.kind == _code(OrgKind, kind, "organisation kind"))
     rows = conn.execute(select(organisations).where(*where).order_by(organisations.c.id)).mappings()
-    return [{"id": r["id"], "kind": _label(OrgKind, r["kind"]), "parent": r["parent"], "region": r["region"],
-             "price_tier": r["price_tier"], "name": r["name"], "code": r["code"], "registered_at": r["registered_at"]}
-            for r in rows]
+    return [_organisation_json(r) for r in rows]
+
+
+def get_organisation(conn: Connection, caller: Caller, org: int) -> dict | None:
+    row = conn.execute(select(organisations).where(organisations.c.id == org,
+                                                   _organisation_scope(caller, organisations.c.id))).mappings().first()
+    return None if row is None else _organisation_json(row)
+
+
+def _organisation_json(r: Mapping) -> dict:
+    return {"id": r["id"], "kind": _label(OrgKind, r["kind"]), "parent": r["parent"], "region": r["region"],
+            "price_tier": r["price_tier"], "name": r["name"], "code": r["code"], "registered_at": r["registered_at"]}
 
 
 def _location_json(row: Mapping) -> dict:
@@ -664,8 +673,18 @@ def list_accounts(conn: Connection, caller: Caller) -> list[dict]:
     """The accounts the caller may see (its own organisation's, or all for the brand and auditors)."""
     rows = conn.execute(select(accounts).where(_organisation_scope(caller, accounts.c.org))
                         .order_by(accounts.c.org, accounts.c.address)).mappings()
-    return [{"address": _address(r["address"]), "org": r["org"], "roles": role_names(r["roles"]), "name": r["name"],
-             "active": r["active"], "updated_at": r["updated_at"]} for r in rows]
+    return [_account_json(r) for r in rows]
+
+
+def get_account(conn: Connection, caller: Caller, address: str) -> dict | None:
+    row = conn.execute(select(accounts).where(accounts.c.address == address.lower(),
+                                              _organisation_scope(caller, accounts.c.org))).mappings().first()
+    return None if row is None else _account_json(row)
+
+
+def _account_json(r: Mapping) -> dict:
+    return {"address": _address(r["address"]), "org": r["org"], "roles": role_names(r["roles"]), "name": r["name"],
+            "active": r["active"], "updated_at": r["updated_at"]}
 
 
 def credit(conn: Connection, caller: Caller, distributor: int) -> dict | None:

@@ -223,10 +223,10 @@ async def register_sku(body: models.RegisterSku, caller: WritingCaller, svc: Ser
              summary="Set prices per SKU and tier (brand sales director)")
 async def set_prices(body: models.SetPrices, caller: WritingCaller, svc: Services = Depends(services)):
     changes = [(c.sku, c.tier, c.price) for c in body.changes]
-    return await write(svc, caller, "Catalog", "setPrices", [changes],
-                       lambda conn, o: {"prices": reads.current_prices(conn, caller, sku=None, tier=None)
-                                        if len({c.sku for c in body.changes}) > 1 else
-                                        reads.current_prices(conn, caller, sku=body.changes[0].sku, tier=None)})
+    changed = {(c.sku, c.tier) for c in body.changes}
+    return await write(svc, caller, "Catalog", "setPrices", [changes], lambda conn, o: {"prices": [
+        p for sku in sorted({sku for sku, _ in changed}) for p in reads.current_prices(conn, caller, sku=sku)
+        if (sku, p["tier"]) in changed]})
 
 
 @router.post("/lots", status_code=201, response_model=Written, tags=["catalog"],
@@ -259,22 +259,16 @@ async def register_organisation(body: models.RegisterOrganisation, caller: Writi
                                 svc: Services = Depends(services)):
     kind = OrgKind[body.kind]
 
-    def registered(conn, outcome: Outcome) -> dict | None:
-        org = outcome.topic("OrganisationRegistered")
-        return next((o for o in reads.list_organisations(conn, caller) if o["id"] == org), None)
-
     return await write(svc, caller, "Membership", "registerOrganisation",
-                       [int(kind), body.parent, body.price_tier, body.name, body.code], registered)
+                       [int(kind), body.parent, body.price_tier, body.name, body.code],
+                       lambda conn, o: reads.get_organisation(conn, caller, o.topic("OrganisationRegistered")))
 
 
 @router.post("/locations", status_code=201, response_model=Written, tags=["members"],
              summary="Register a location of a member organisation (brand admin)")
 async def register_location(body: models.RegisterLocation, caller: WritingCaller, svc: Services = Depends(services)):
-    def registered(conn, outcome: Outcome) -> dict | None:
-        location = outcome.topic("LocationRegistered")
-        return reads.get_location(conn, caller, location)
-
-    return await write(svc, caller, "Membership", "registerLocation", [body.org, body.name, body.gln], registered)
+    return await write(svc, caller, "Membership", "registerLocation", [body.org, body.name, body.gln],
+                       lambda conn, o: reads.get_location(conn, caller, o.topic("LocationRegistered")))
 
 
 @router.post("/accounts", response_model=Written, tags=["members"],
@@ -283,7 +277,7 @@ async def set_account(body: models.SetAccount, caller: WritingCaller, svc: Servi
     address = to_checksum_address(body.address)
     roles = sum(int(Role[name]) for name in set(body.roles))
     return await write(svc, caller, "Membership", "setAccount", [address, body.org, roles, body.name],
-                       lambda conn, o: _account(conn, caller, address))
+                       lambda conn, o: reads.get_account(conn, caller, address))
 
 
 @router.post("/accounts/{address}/deactivate", response_model=Written, tags=["members"],
@@ -292,11 +286,7 @@ async def deactivate_account(caller: WritingCaller, address: str = Path(pattern=
                              svc: Services = Depends(services)):
     account = to_checksum_address(address)
     return await write(svc, caller, "Membership", "deactivateAccount", [account],
-                       lambda conn, o: _account(conn, caller, account))
-
-
-def _account(conn, caller: Caller, address: str) -> dict | None:
-    return next((a for a in reads.list_accounts(conn, caller) if a["address"].lower() == address.lower()), None)
+                       lambda conn, o: reads.get_account(conn, caller, account))
 
 
 # ---------------------------------------------------------------------------------------- transactions

@@ -57,7 +57,8 @@ class Services:
     callers: Callers = field(default_factory=Callers)
 
     @classmethod
-    async def start(cls, settings: Settings) -> "Services":
+    async def start(cls, settings: Settings, keyring: Keyring | None = None) -> "Services":
+        """`keyring`: one already opened and checked (the command line checks it before serving)."""
         deployment = load_deployment(settings.network, settings.deployments_dir)
         engine = open_database(settings.database_url, pool_size=DB_CONNECTIONS)
         migrate(engine)
@@ -67,8 +68,9 @@ class Services:
             raise RuntimeError(f"{settings.rpc_url} serves chain id {chain_id}, but deployments/{settings.network}"
                                f".json is for chain id {deployment.chain_id}")
         gas_price = int(await rpc.call("eth_gasPrice"), 16)
-        keyring = Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value())
-        await asyncio.to_thread(keyring.check)
+        if keyring is None:
+            keyring = Keyring(settings.keystore_dir, settings.keystore_password.get_secret_value())
+            await asyncio.to_thread(keyring.check)
         chain_watcher = ChainWatcher(rpc, CHAIN_POLL)
         mirror_watcher = MirrorWatcher(lambda: mirror_checkpoint(engine), settings.mirror_poll)
         codec = LedgerCodec(load_artifacts(), list(deployment.contracts))
