@@ -368,7 +368,9 @@ class _Shipment:
 class Activity:
     """The network and its activity for one seed and scale; `rounds()` yields the calls block by block."""
 
-    def __init__(self, seed: int, scale: Scale = Scale()) -> None:
+    def __init__(self, seed: int, scale: Scale = Scale(), bottle_codes: bool = False) -> None:
+        """`bottle_codes`: issue every lot real bottle codes (kept in `lot_codes` by lot id, for the brand's
+        registry) and commit the lot to their Merkle root; otherwise a lot's root covers its first case only."""
         self.seed = seed
         self.scale = scale
         self.network = build_network(seed, scale)
@@ -391,6 +393,9 @@ class Activity:
         self._calls: list[Call] = []
         self._now = scale.start_time
         self._lot_seq = 0
+        self.lot_codes: dict | None = {} if bottle_codes else None
+        # Serials come from a generator of their own, so issuing codes leaves the activity itself unchanged.
+        self._codes_rng = random.Random(f"codes/{seed}")
         self.distributor_of = {p.id: p.org for p in self.network.places if p.kind == DISTRIBUTOR}
         self.tier_of = {o.id: o.tier for o in self.network.organisations}
         self.place = {p.id: p for p in self.network.places}
@@ -585,8 +590,16 @@ class Activity:
         number = f"B{day}{self._lot_seq:06d}"
         product = self.network.products[sku - 1]
         per_case = product.bottles_per_case
-        first_case = [(f"{product.gtin}{number}{b:02d}", 1) for b in range(1, per_case + 1)]
-        root = StandardMerkleTree.of(first_case, BOTTLE_TYPES).root
+        if self.lot_codes is not None:
+            from ledger_api.codes import LotCodes, new_serials  # codes uses this module's GS1 helpers
+
+            codes = LotCodes.build(f"{product.gtin:014d}", number, per_case, cases,
+                                   serials=new_serials(cases * per_case, randbytes=self._codes_rng.randbytes))
+            self.lot_codes[lot_id(sku, number)] = codes
+            root = codes.root
+        else:
+            first_case = [(f"{product.gtin}{number}{b:02d}", 1) for b in range(1, per_case + 1)]
+            root = StandardMerkleTree.of(first_case, BOTTLE_TYPES).root
         self._call("brand.dispatcher", "Inventory", "commissionLot",
                    (sku, lot_number_bytes(number), warehouse, cases, cases * per_case, root, _cid(self.rng)),
                    "LotCommissioned")

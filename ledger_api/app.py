@@ -18,7 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from ledger_api import __version__, auth, errors, routes_reads, routes_writes
+from ledger_api import (__version__, auth, errors, routes_content, routes_epcis, routes_pages, routes_provenance,
+                        routes_reads, routes_scan, routes_writes)
 from ledger_api.chain import Keyring
 from ledger_api.services import Services
 from ledger_api.settings import Settings
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, keyring: Keyring | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.services = await Services.start(settings, keyring)
+        app.state.content_store = app.state.services.content_store
         try:
             yield
         finally:
@@ -123,7 +125,8 @@ def create_app(settings: Settings | None = None, keyring: Keyring | None = None)
 
     app = FastAPI(title="Baijiu Ledger API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   openapi_tags=[{"name": n} for n in ("sign-in", "orders", "shipments", "transfers", "stock",
-                                                      "catalog", "members", "transactions", "service")])
+                                                      "catalog", "members", "transactions", "scans", "provenance",
+                                                      "content", "epcis", "scan page", "service")])
     app.state.settings = settings
     app.state.metrics = metrics
     errors.install(app)
@@ -132,6 +135,11 @@ def create_app(settings: Settings | None = None, keyring: Keyring | None = None)
     app.include_router(auth.router)
     app.include_router(routes_writes.router)
     app.include_router(routes_reads.router)
+    app.include_router(routes_scan.router)
+    app.include_router(routes_provenance.router)
+    app.include_router(routes_content.router)
+    app.include_router(routes_epcis.router)
+    app.include_router(routes_pages.router)
 
     @app.get("/health", tags=["service"], summary="The process is up")
     def health() -> dict:

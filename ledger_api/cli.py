@@ -6,6 +6,8 @@
     ledger-api keystore list            the addresses this API can sign for
     ledger-api accounts                 the accounts this API holds keys for, as the mirror knows them
     ledger-api token ADDRESS            sign in to a running API with a held key; prints a bearer token
+    ledger-api verify-scan URL          check a bottle's proof against the chain, trusting no server
+    ledger-api anchor ADDRESS           anchor the scan log and opened marks since the last anchor (daily job)
 
 Settings come from `LEDGER_*` environment variables (see ledger_api/settings.py). A setting that cannot work
 (a published development secret in production, a missing deployment, a node that does not answer) ends the
@@ -152,11 +154,14 @@ def accounts() -> None:
 def token(address: str = typer.Argument(..., help="an account whose key this API holds")) -> None:
     """Signs in to the running API (LEDGER_PUBLIC_URL) with a held key, as a browser wallet would, and prints
     the access token: `curl -H "Authorization: Bearer $(ledger-api token 0x...)" .../v1/orders`."""
+    print(_token(load_settings(), address))
+
+
+def _token(settings: Settings, address: str) -> str:
     import httpx
     from eth_account.messages import encode_defunct
     from eth_utils import is_hex_address, to_checksum_address
 
-    settings = load_settings()
     if not is_hex_address(address):
         console.print(f"[red]ledger-api:[/] {address} is not an address")
         raise typer.Exit(2)
@@ -176,7 +181,88 @@ def token(address: str = typer.Argument(..., help="an account whose key this API
     if answer.status_code != 200:
         console.print(f"[red]ledger-api:[/] sign-in refused: {answer.text}")
         raise typer.Exit(1)
-    print(answer.json()["access_token"])
+    return answer.json()["access_token"]
+
+
+@app.command("verify-scan")
+def verify_scan(
+    url: str = typer.Argument(..., help="the bottle's Digital Link URL (as printed in its QR code)"),
+    rpc: str = typer.Option(None, help="a JSON-RPC node of the ledger's chain (default: LEDGER_RPC_URL)"),
+    inventory: str = typer.Option(None, help="the Inventory contract's address from the brand's published "
+                                              "deployment (default: deployments/<LEDGER_NETWORK>.json, if present)"),
+    answer_file: Path = typer.Option(None, "--answer", exists=True, dir_okay=False,
+                                     help="a saved scan or provenance answer (JSON) instead of asking the URL's site"),
+) -> None:
+    """Fetches the bottle's provenance from the site the URL names (or reads a saved answer), then verifies the
+    bottle's Merkle proof against the lot root on chain. Exit status 0: the chain confirms the bottle."""
+    import json
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from indexer.contracts import load_deployment
+    from ledger_api.verify import verify_answer
+
+    settings = load_settings()
+    if answer_file is not None:
+        answer = json.loads(answer_file.read_text())
+    else:
+        parts = urlsplit(url)
+        try:
+            reply = httpx.get(f"{parts.scheme}://{parts.netloc}/v1/provenance/bottle", params={"url": url}, timeout=15)
+        except httpx.HTTPError as exc:
+            console.print(f"[red]ledger-api:[/] {parts.netloc} did not answer: {exc}")
+            raise typer.Exit(1) from None
+        if reply.status_code == 404:
+            console.print("[red]COUNTERFEIT:[/] the brand never issued this code")
+            raise typer.Exit(1)
+        if reply.status_code != 200:
+            console.print(f"[red]ledger-api:[/] {reply.status_code} {reply.text}")
+            raise typer.Exit(1)
+        answer = reply.json()
+    if inventory is None:
+        try:
+            inventory = load_deployment(settings.network, settings.deployments_dir).address("Inventory")
+        except (DeploymentError, FileNotFoundError, KeyError):
+            inventory = None
+    try:
+        result = verify_answer(answer, rpc or settings.rpc_url, inventory)
+    except ValueError as exc:
+        console.print(f"[red]ledger-api:[/] {exc}")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - the node's failures come in many types; say which node
+        console.print(f"[red]ledger-api:[/] the node at {rpc or settings.rpc_url} failed: {exc}")
+        raise typer.Exit(1) from None
+    for what, passed, detail in result.checks:
+        mark = "[green]ok[/]  " if passed else "[red]FAIL[/]"
+        console.print(f"  {mark} {what}" + (f"  [dim]{detail}[/]" if detail else ""))
+    if result.genuine_on_chain:
+        console.print("[green]the chain confirms this bottle[/]")
+        return
+    console.print("[red]the chain does NOT confirm this bottle[/]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def anchor(address: str = typer.Argument(..., help="a brand admin account whose key this API holds")) -> None:
+    """Anchors the consumer scan log and the opened-bottle marks on chain up to now (run it daily, e.g. from a
+    systemd timer or cron); a log with nothing new is left as it is."""
+    import httpx
+
+    settings = load_settings()
+    bearer = _token(settings, address)
+    for log in ("consumer-scans", "opened-bottles"):
+        reply = httpx.post(f"{settings.public_url}/v1/anchors/{log}", json={},
+                           headers={"Authorization": f"Bearer {bearer}"}, timeout=60)
+        if reply.status_code == 409:
+            console.print(f"  {log}: nothing new to anchor")
+        elif reply.status_code in (200, 201):
+            result = reply.json().get("result") or {}
+            console.print(f"  {log}: {result.get('entries')} entries anchored, root {result.get('merkle_root')}, "
+                          f"tx {reply.json().get('tx_hash')}")
+        else:
+            console.print(f"[red]ledger-api:[/] {log}: {reply.status_code} {reply.text}")
+            raise typer.Exit(1)
 
 
 def main() -> None:

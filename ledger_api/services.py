@@ -13,11 +13,13 @@ from sqlalchemy import Engine, select
 from indexer.contracts import Deployment, load_artifacts, load_deployment
 from indexer.db import migrate, open_database
 from indexer.schema import sync_state
-from ledger_api import reads
+from ledger_api import content, reads, registry
 from ledger_api.caller import Caller
 from ledger_api.chain import ChainClient, ChainWatcher, JsonRpc, Keyring, MirrorWatcher
 from ledger_api.rawchain import LedgerCodec
+from ledger_api.scanning import Scanner
 from ledger_api.settings import Settings
+from ledger_api.verdicts import ScanRules
 
 CHAIN_POLL = 0.005  # seconds between looks at the node's head while writes wait for receipts
 DB_CONNECTIONS = 40  # as many as the threads that answer synchronous routes (anyio's default limit)
@@ -54,6 +56,9 @@ class Services:
     rpc: JsonRpc
     chain: ChainClient
     chain_id: int
+    brand: Engine
+    scanner: Scanner
+    content_store: content.ContentStore
     callers: Callers = field(default_factory=Callers)
 
     @classmethod
@@ -75,15 +80,21 @@ class Services:
         mirror_watcher = MirrorWatcher(lambda: mirror_checkpoint(engine), settings.mirror_poll)
         codec = LedgerCodec(load_artifacts(), list(deployment.contracts))
         chain = ChainClient(rpc, codec, deployment, keyring, chain_id, gas_price, chain_watcher, mirror_watcher)
+        brand = registry.open_registry(settings.brand_database_url, pool_size=DB_CONNECTIONS)
+        store = content.open_store(settings.content_store)
+        rules = ScanRules(settings.scan_window, settings.scan_max_devices, settings.scan_max_places)
+        scanner = Scanner(brand, engine, rules, settings.token_secret.get_secret_value().encode(), chain_id,
+                          deployment.address("Inventory"), store)
         chain_watcher.start()
         mirror_watcher.start()
-        return cls(settings, engine, deployment, rpc, chain, chain_id)
+        return cls(settings, engine, deployment, rpc, chain, chain_id, brand, scanner, store)
 
     async def close(self) -> None:
         await self.chain.chain.stop()
         await self.chain.mirror.stop()
         await self.rpc.close()
         self.engine.dispose()
+        self.brand.dispose()
 
 
 def mirror_checkpoint(engine: Engine) -> int:

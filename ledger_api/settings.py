@@ -36,6 +36,18 @@ class Settings(IndexerSettings):
                                          description="the password of those keystores")
     content_store: str = Field(f"local:{PROJECT_ROOT / '.data' / 'content'}",
                                description="local:<folder> or kubo:<multiaddr> for AR media and documents")
+    brand_database_url: str = Field(f"sqlite:///{PROJECT_ROOT / '.data' / 'brand.sqlite3'}",
+                                    description="the brand's code registry and consumer scan log (not a mirror: "
+                                                "back it up)")
+    scan_region_header: str = Field("x-scan-region", description="the request header in which the geo proxy "
+                                                                 "names the scan's region (code or name)")
+    scan_place_header: str = Field("x-scan-city", description="the request header naming the scan's city")
+    scan_default_region: str = Field("", description="the region assumed for a scan whose request names none "
+                                                     "(a deployment without a geo proxy; the local demo)")
+    scan_window: int = Field(30 * 86_400, ge=60, description="seconds within which the copied-code rule counts")
+    scan_max_devices: int = Field(3, ge=1, description="more devices than this within the window: suspicious")
+    scan_max_places: int = Field(2, ge=1, description="more places than this within the window: suspicious")
+    scan_rate_limit: str = Field("30/minute", description="scans one client address may make (slowapi notation)")
     write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
     mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
     ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")

@@ -8,6 +8,7 @@ rather than being skipped.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -32,3 +33,9 @@ def database_url(request, tmp_path):
 
     with scratch_postgres_database(postgres_admin_url(), prefix="ledger_test") as url:
         yield url
+
+
+# The consumer-facing site (tests/scan_site.py) is shared by the scan and page suites, so that one session
+# starts it once; brownie's venv, which also loads this file, has none of what it needs.
+if importlib.util.find_spec("sqlalchemy") is not None:
+    from tests.scan_site import scan_site  # noqa: E402,F401

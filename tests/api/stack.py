@@ -82,11 +82,12 @@ def start_indexer(settings: Settings, log: Path) -> subprocess.Popen:
 
 
 @contextmanager
-def mirrored_ledger(rpc: Rpc, database_url: str, folder: Path, seed: int = 5,
+def mirrored_ledger(rpc: Rpc, database_url: str, folder: Path, seed: int = 5, bottle_codes: bool = False,
                     **settings) -> Iterator[tuple[NewLedger, Settings, subprocess.Popen]]:
     """A newly deployed ledger with its activity played, keystores for its members, the API's settings for
-    it, and the indexer process following it into `database_url`."""
-    ledger = deploy_new_ledger(rpc, seed, SMALL)
+    it, and the indexer process following it into `database_url`. `bottle_codes`: every lot gets real bottle
+    codes (in `ledger.activity.lot_codes`)."""
+    ledger = deploy_new_ledger(rpc, seed, SMALL, bottle_codes)
     ledger.play(ledger.activity.rounds())
     # The activity mines its own blocks; from here on every transaction is mined as it arrives.
     rpc.call("evm_setAutomine", True)

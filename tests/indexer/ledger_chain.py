@@ -48,9 +48,9 @@ class NewLedger:
         return folder
 
 
-def deploy_new_ledger(rpc: Rpc, seed: int, scale: Scale) -> NewLedger:
+def deploy_new_ledger(rpc: Rpc, seed: int, scale: Scale, bottle_codes: bool = False) -> NewLedger:
     codec = LedgerCodec(load_artifacts())
-    activity = Activity(seed, scale)
+    activity = Activity(seed, scale, bottle_codes=bottle_codes)
     writer = LedgerWriter(rpc, codec, Signer(activity.network.keys, CHAIN_ID), block_size=200)
     writer.prepare()
     deployed = writer.deploy_ledger(activity.network.admin, activity.network.brand_name)
