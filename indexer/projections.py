@@ -338,7 +338,8 @@ def shipment_dispatched(e: LedgerEvent, view: View) -> list[Put]:
         "carrier": carrier, "eta": eta, "document_cid": document_cid, "owner": a["owner"],
         "state": SHIPMENT_IN_TRANSIT, "cases": sum(a["cases"]), "dispatched_by": a["dispatchedBy"],
         "dispatched_at": e.time, "received_by": None, "received_at": None, "received_owner": None,
-        "shortfall": None, "tx_hash": e.tx_hash,
+        "shortfall": None, "tx_hash": e.tx_hash, "dispatched_block": e.block_number, "dispatched_log": e.log_index,
+        "received_block": None, "received_log": None, "received_tx_hash": None,
     })]
     # Two lines of one lot in a shipment must add up on the same balance row, so keep a running view.
     moved: dict[tuple[str, int, int], Put] = {}
@@ -374,7 +375,8 @@ def shipment_received(e: LedgerEvent, view: View) -> list[Put]:
     dest = a["to"]
     puts = [Put("shipments", {
         **shipment, "state": SHIPMENT_RECEIVED, "received_by": a["receivedBy"], "received_at": e.time,
-        "received_owner": a["owner"], "shortfall": a["shortfall"],
+        "received_owner": a["owner"], "shortfall": a["shortfall"], "received_block": e.block_number,
+        "received_log": e.log_index, "received_tx_hash": e.tx_hash,
     })]
     moved: dict[tuple[str, int], Put] = {}
     for line_no, received in enumerate(a["received"]):

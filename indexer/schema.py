@@ -319,6 +319,12 @@ shipments = Table(
     Column("received_owner", BigInteger),
     Column("shortfall", BigInteger),
     Column("tx_hash", String(66), nullable=False),
+    # The logs' places in the chain: a lot's movements are followed in chain order, finer than block time.
+    Column("dispatched_block", BigInteger),
+    Column("dispatched_log", Integer),
+    Column("received_block", BigInteger),
+    Column("received_log", Integer),
+    Column("received_tx_hash", String(66)),
     Index("ix_shipments_state", "state"),
     Index("ix_shipments_from", "from_location"),
     Index("ix_shipments_to", "to_location"),

@@ -218,6 +218,12 @@ class CommissionLot(Strict):
     document_cid: Cid = ""
 
 
+class CreditLimit(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"limit": 3_000_000_000}]})
+
+    limit: Annotated[int, Field(ge=0, le=2**128 - 1, description="fen the distributor may owe at once")]
+
+
 class RecallLot(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason_code": 7}]})
 

@@ -253,6 +253,14 @@ async def recall_lot(body: models.RecallLot, caller: WritingCaller, lot: str = P
 # --------------------------------------------------------------------------------------------- members
 
 
+@router.post("/credits/{distributor}", response_model=Written, tags=["members"],
+             summary="Set a distributor's credit limit (brand finance)")
+async def set_credit_limit(body: models.CreditLimit, caller: WritingCaller,
+                           distributor: int = Path(ge=1, le=2**32 - 1), svc: Services = Depends(services)):
+    return await write(svc, caller, "Orders", "setCreditLimit", [distributor, body.limit],
+                       lambda conn, o: reads.credit(conn, caller, distributor))
+
+
 @router.post("/organisations", status_code=201, response_model=Written, tags=["members"],
              summary="Register a member organisation (brand admin)")
 async def register_organisation(body: models.RegisterOrganisation, caller: WritingCaller,

@@ -81,27 +81,31 @@ def regions(mirror) -> dict[str, str]:
 
 
 def _movements(mirror, lot_id: int) -> list[Movement]:
+    """The lot's dispatches, checkpoints, receipts and decommissions, each ordered by its log's place in the
+    chain (many share a block's time)."""
     moves: list[Movement] = []
     lines = mirror.execute(
         select(shipments.c.id, shipments.c.from_location, shipments.c.to_location, shipments.c.carrier,
                shipments.c.eta, shipments.c.dispatched_at, shipments.c.received_at, shipments.c.tx_hash,
-               shipment_lines.c.cases, shipment_lines.c.received)
+               shipments.c.dispatched_block, shipments.c.dispatched_log, shipments.c.received_block,
+               shipments.c.received_log, shipments.c.received_tx_hash, shipment_lines.c.cases,
+               shipment_lines.c.received)
         .join(shipment_lines, shipment_lines.c.shipment_id == shipments.c.id)
         .where(shipment_lines.c.lot == lot_id)).all()
     ids = set()
     for r in lines:
         ids.add(r.id)
-        moves.append(Movement((r.dispatched_at, 0, r.id), "dispatch", r.dispatched_at, r.cases, r.id,
-                              r.from_location, r.to_location, r.carrier, r.eta, tx_hash=r.tx_hash))
+        moves.append(Movement((r.dispatched_block or 0, r.dispatched_log or 0), "dispatch", r.dispatched_at, r.cases,
+                              r.id, r.from_location, r.to_location, r.carrier, r.eta, tx_hash=r.tx_hash))
         if r.received_at is not None:
-            moves.append(Movement((r.received_at, 2, r.id), "receive", r.received_at, r.received or 0, r.id,
-                                  r.from_location, r.to_location))
+            moves.append(Movement((r.received_block or 0, r.received_log or 0), "receive", r.received_at,
+                                  r.received or 0, r.id, r.from_location, r.to_location, tx_hash=r.received_tx_hash))
     if ids:
         for c in mirror.execute(select(shipment_checkpoints).where(shipment_checkpoints.c.shipment_id.in_(ids))):
-            moves.append(Movement((c.time, 1, c.block_number, c.log_index), "checkpoint", c.time,
-                                  shipment=c.shipment_id, carrier=c.carrier, place=c.place, status=c.status))
+            moves.append(Movement((c.block_number, c.log_index), "checkpoint", c.time, shipment=c.shipment_id,
+                                  carrier=c.carrier, place=c.place, status=c.status))
     for d in mirror.execute(select(decommissions).where(decommissions.c.lot == lot_id)):
-        moves.append(Movement((d.time, 3, d.block_number, d.log_index), "decommission", d.time, d.cases,
+        moves.append(Movement((d.block_number, d.log_index), "decommission", d.time, d.cases,
                               from_location=d.location, decommission=d.reason))
     return moves
 

@@ -148,18 +148,22 @@ def ship(members: Members, sender: int, receiver: int, kind: str, ref: int, sour
 def build(members: Members, settings: Settings, print_run: Path) -> dict[str, str]:
     org, loc = ids_by_code(members)
     cid = story_cid(members)
-    sku = members.post(ADMIN, "/v1/skus", {"gtin": GTIN, "bottles_per_case": 6, "name": PRODUCT,
-                                           "content_cid": cid})["result"]["id"]
-    members.post(ADMIN, "/v1/prices", {"changes": [{"sku": sku, "tier": t, "price": 1_794_000 - t * 50_000}
+    # A run stopped halfway may have registered the product already.
+    sku = next((s["id"] for s in members.get(ADMIN, "/v1/skus") if s["gtin"] == GTIN), None)
+    if sku is None:
+        sku = members.post(ADMIN, "/v1/skus", {"gtin": GTIN, "bottles_per_case": 6, "name": PRODUCT,
+                                               "content_cid": cid})["result"]["id"]
+    members.post(SALES_DIRECTOR, "/v1/prices", {"changes": [{"sku": sku, "tier": t, "price": 1_794_000 - t * 50_000}
                                                    for t in range(3)]})
     say(f"SKU {sku}: {PRODUCT} (GTIN {GTIN}), brand story {cid}")
-    day = time.strftime("%y%m%d")
-    main_lot = issue_lot(members, settings, sku, f"DEMO{day}A", loc["WH-SHANGHAI"], 40, print_run)
-    recalled_lot = issue_lot(members, settings, sku, f"DEMO{day}B", loc["WH-SHANGHAI"], 10, print_run)
+    minute = time.strftime("%y%m%d%H%M")  # lot numbers of their own for a run after one stopped halfway
+    main_lot = issue_lot(members, settings, sku, f"L{minute}A", loc["WH-SHANGHAI"], 40, print_run)
+    recalled_lot = issue_lot(members, settings, sku, f"L{minute}B", loc["WH-SHANGHAI"], 10, print_run)
     main_id, recalled_id = lot_id(sku, main_lot.lot), lot_id(sku, recalled_lot.lot)
     for distributor, depot, store, shop, city in (
             (HANGZHOU_DISTRIBUTOR, "D-HANGZHOU", WULIN_STORE, "S-HANGZHOU-WULIN", "Jiaxing hub"),
             (BEIJING_DISTRIBUTOR, "D-BEIJING", WANGFUJING_STORE, "S-BEIJING-WANGFUJING", "Langfang hub")):
+        members.post(FINANCE, f"/v1/credits/{org[depot]}", {"limit": 30_000_000_00})  # 30 million yuan, in fen
         order = members.post(distributor, "/v1/orders", {"deliver_to": loc[depot], "lines": [{"sku": sku,
                                                                                               "cases": 6}]})
         order_id = order["result"]["id"]
@@ -169,15 +173,18 @@ def build(members: Members, settings: Settings, print_run: Path) -> dict[str, st
         ship(members, distributor, store, "delivery", 0, loc[depot], loc[shop], org["CARRIER-CJ"], main_id, 2, None)
         say(f"order {order_id}: 6 cases approved, shipped to {depot} via {city}; 2 cases delivered to {shop}")
     samples = {}
-    for serial in main_lot.serials:
-        url = codes.digital_link(settings.public_url, GTIN, main_lot.lot, serial)
-        journey = httpx.get(f"{settings.public_url}/v1/provenance/bottle", params={"url": url}).json()["journey"]
-        last = journey[-1]
+    for case in range(1, 41):
+        first = (case - 1) * 6
+        url = codes.digital_link(settings.public_url, GTIN, main_lot.lot, main_lot.serials[first])
+        last = members.get(ADMIN, f"/v1/provenance/lots/{main_id}/cases/{case}")["journey"][-1]
         if last["step"] != "received" or (last["location"] or {}).get("kind") != "store":
             continue
-        region = last["location"]["region_code"]
-        kind = "genuine" if region == "NORTH" else ("opened" if "opened" not in samples else "diverted")
-        samples.setdefault(kind, url)
+        if last["location"]["region_code"] == "NORTH":
+            samples.setdefault("genuine", url)
+        elif "opened" not in samples:
+            samples["opened"] = url
+            samples["diverted"] = codes.digital_link(settings.public_url, GTIN, main_lot.lot,
+                                                     main_lot.serials[first + 1])
         if len(samples) == 3:
             break
     members.post(WULIN_STORE, "/v1/bottles/opened", {"url": samples["opened"]})
