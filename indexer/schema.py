@@ -434,6 +434,7 @@ decommissions = Table(
     Column("recorded_by", String(42), nullable=False),
     Column("time", BigInteger, nullable=False),
     Index("ix_decommissions_location", "location"),
+    Index("ix_decommissions_lot", "lot"),  # a bottle's journey reads its lot's sales and write-offs
 )
 
 anchors = Table(

@@ -135,8 +135,9 @@ def get_content(cid: str, request: Request, store: Store) -> Response:
     return answer_content(cid, request, store, with_body=True)
 
 
+# HEAD is GET without the body, as HTTP defines it; the schema lists GET alone.
 @router.head("/content/{cid}", summary="The headers GET would answer, without the bytes", response_class=Response,
-             responses=CONTENT_RESPONSES)
+             responses=CONTENT_RESPONSES, include_in_schema=False)
 def head_content(cid: str, request: Request, store: Store) -> Response:
     return answer_content(cid, request, store, with_body=False)
 

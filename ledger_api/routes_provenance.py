@@ -17,17 +17,18 @@ from ledger_api import codes, reads, registry, scanning
 from ledger_api.auth import CurrentCaller
 from ledger_api.caller import Reach
 from ledger_api.errors import ApiError, not_found
+from ledger_api.models import ErrorBody
 from ledger_api.journey import case_journey
 from ledger_api.routes_scan import _client, _invalid, _limiter
 from ledger_api.services import Services, services
 
-router = APIRouter(prefix="/v1/provenance", tags=["provenance"])
+router = APIRouter(prefix="/v1/provenance", tags=["provenance"],
+                   responses={s: {"model": ErrorBody} for s in (400, 401, 403, 404, 422, 429)})
 
 LOT_ID = r"^[0-9]{1,78}$"
 
 
-@router.get("/bottle", summary="A bottle's journey and Merkle proof, from its Digital Link URL (public)",
-            responses={400: {"description": "not a bottle's Digital Link URL"}, 404: {"description": "no such code"}})
+@router.get("/bottle", summary="A bottle's journey and Merkle proof, from its Digital Link URL (public)")
 async def bottle(request: Request, url: str = Query(min_length=1, max_length=2048),
                  svc: Services = Depends(services)) -> dict:
     _limiter(request).check(_client(request))

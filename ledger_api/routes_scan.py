@@ -22,14 +22,15 @@ from sqlalchemy import func, select
 
 from indexer.schema import anchors
 from ledger_api import anchoring, codes, registry, scanning
-from ledger_api.auth import CurrentCaller, WritingCaller
+from ledger_api.auth import WritingCaller
 from ledger_api.errors import ApiError
+from ledger_api.models import ErrorBody
 from ledger_api.journey import Stop
 from ledger_api.routes_writes import write
 from ledger_api.services import Services, services
 from ledger_api.vocabulary import BRAND_ORG, OrgKind, Role
 
-router = APIRouter(tags=["scans"])
+router = APIRouter(tags=["scans"], responses={s: {"model": ErrorBody} for s in (400, 401, 403, 404, 409, 422, 429)})
 
 ANONYMOUS = "anonymous"
 
@@ -85,8 +86,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/v1/scans", summary="Judge a scanned bottle code (public)",
-             responses={400: {"description": "not a bottle's Digital Link URL"}, 429: {"description": "too many"}})
+@router.post("/v1/scans", summary="Judge a scanned bottle code (public)")
 async def scan(body: ScanRequest, request: Request, svc: Services = Depends(services)) -> dict:
     _limiter(request).check(_client(request))
     try:
@@ -95,9 +95,7 @@ async def scan(body: ScanRequest, request: Request, svc: Services = Depends(serv
         raise _invalid(error) from None
 
 
-@router.post("/v1/scans/opened", summary="The consumer marks the scanned bottle opened (public)",
-             responses={400: {"description": "not a bottle's Digital Link URL"}, 404: {"description": "no such code"},
-                        429: {"description": "too many"}})
+@router.post("/v1/scans/opened", summary="The consumer marks the scanned bottle opened (public)")
 async def consumer_opened(body: ScanRequest, request: Request, svc: Services = Depends(services)) -> dict:
     _limiter(request).check(_client(request))
     try:
@@ -117,14 +115,13 @@ def _last_received(stops: list[Stop]) -> int | None:
     return None
 
 
-@router.post("/v1/bottles/opened", tags=["stock"], summary="A store marks a bottle it sold as opened (store staff)",
-             responses={403: {"description": "not this store's bottle"}, 404: {"description": "no such code"}})
-async def store_opened(body: StoreOpened, caller: CurrentCaller, svc: Services = Depends(services)) -> dict:
+@router.post("/v1/bottles/opened", tags=["stock"], summary="A store marks a bottle it sold as opened (store staff)")
+async def store_opened(body: StoreOpened, caller: WritingCaller, svc: Services = Depends(services)) -> dict:
     try:
         code = codes.parse_digital_link(body.url)
     except (codes.CodeError, scanning.UnknownGtin) as error:
         raise _invalid(error) from None
-    if caller.org_kind is not OrgKind.store or caller.read_only:
+    if caller.org_kind is not OrgKind.store:
         raise ApiError(403, "NotAStore", {"hint": "only the store that received the bottle marks it opened"})
 
     def mark() -> dict:
@@ -151,8 +148,7 @@ class AnchorLog(BaseModel):
 
 
 @router.post("/v1/anchors/{log}", tags=["scans"], status_code=201,
-             summary="Anchor the scan log or the opened marks since the last anchor (brand admin)",
-             responses={409: {"description": "nothing new to anchor"}})
+             summary="Anchor the scan log or the opened marks since the last anchor (brand admin)")
 async def anchor_log(body: AnchorLog, caller: WritingCaller,
                      log: str = PathParam(pattern="^(consumer-scans|opened-bottles)$"),
                      svc: Services = Depends(services)):
