@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Depends, Request
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from limits import parse
@@ -87,12 +88,15 @@ def _client(request: Request) -> str:
 
 
 @router.post("/v1/scans", summary="Judge a scanned bottle code (public)")
-async def scan(body: ScanRequest, request: Request, svc: Services = Depends(services)) -> dict:
+async def scan(body: ScanRequest, request: Request, svc: Services = Depends(services)) -> Response:
     _limiter(request).check(_client(request))
     try:
-        return await run_in_threadpool(svc.scanner.scan, body.url, body.device, _place(request, svc), int(time.time()))
+        answer = await run_in_threadpool(svc.scanner.scan, body.url, body.device, _place(request, svc),
+                                         int(time.time()))
     except (codes.CodeError, scanning.UnknownGtin) as error:
         raise _invalid(error) from None
+    # Serialised once, directly: the answer is plain JSON already.
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.post("/v1/scans/opened", summary="The consumer marks the scanned bottle opened (public)")

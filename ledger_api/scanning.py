@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, select
 
-from indexer.schema import decommissions, locations, lots, organisations, shipment_checkpoints, shipment_lines, \
-    shipments, skus
+from indexer.schema import (decommissions, locations, lots, organisations, shipment_checkpoints, shipment_lines,
+                            shipments, skus, sync_state)
 from ledger_api import codes, registry
 from ledger_api.journey import Movement, Stop, case_journey, shipped_to
 from ledger_api.verdicts import Bottle, Scan, ScanRules, judge
@@ -110,16 +110,35 @@ def _movements(mirror, lot_id: int) -> list[Movement]:
     return moves
 
 
-def _sites(mirror, stops: list[Stop], lot_location: int) -> Sites:
-    wanted = {lot_location} | {s.location for s in stops if s.location} | {s.to_location for s in stops
-                                                                          if s.to_location}
-    locs = {r.id: dict(r._mapping) for r in mirror.execute(select(locations).where(locations.c.id.in_(wanted)))}
-    org_ids = {loc["org"] for loc in locs.values()} | {loc["region"] for loc in locs.values()} | {
-        s.carrier for s in stops if s.carrier}
+DIRECTORY_TTL = 1.0  # seconds a process trusts its copy of the registry before it looks at the version again
+
+_directories: dict[str, tuple[float, int, Sites]] = {}
+
+
+def _directory(mirror) -> Sites:
+    """Every location and organisation, copied once per process and again when the indexer reports a change
+    of the registry (`sync_state.registry_version`); a journey names a handful, and a scan must not pay for
+    two lookups of names that change a few times a year."""
+    key = str(mirror.engine.url)
+    now = time.monotonic()
+    cached = _directories.get(key)
+    if cached and now - cached[0] < DIRECTORY_TTL:
+        return cached[2]
+    version = mirror.execute(select(sync_state.c.registry_version).where(sync_state.c.id == 1)).scalar() or 0
+    if cached and cached[1] == version:
+        _directories[key] = (now, version, cached[2])
+        return cached[2]
+    locs = {r.id: dict(r._mapping) for r in mirror.execute(
+        select(locations.c.id, locations.c.org, locations.c.region, locations.c.name))}
     orgs = {r.id: dict(r._mapping) for r in mirror.execute(
-        select(organisations.c.id, organisations.c.name, organisations.c.kind, organisations.c.code)
-        .where(organisations.c.id.in_(org_ids)))}
-    return Sites(locs, orgs)
+        select(organisations.c.id, organisations.c.name, organisations.c.kind, organisations.c.code))}
+    sites = Sites(locs, orgs)
+    _directories[key] = (now, version, sites)
+    return sites
+
+
+def _sites(mirror, stops: list[Stop], lot_location: int) -> Sites:
+    return _directory(mirror)
 
 
 def _stop_json(stop: Stop, sites: Sites) -> dict:
@@ -253,12 +272,16 @@ class Scanner:
 
     def _facts(self, code: codes.BottleCode):
         with self.brand.connect() as brand:
-            issued = registry.find_bottle(brand, code.serial)
-            if issued is not None and (issued.gtin != code.gtin or issued.lot_number != code.lot):
-                issued = None  # a real serial printed under another product or lot is not that bottle
-            opened = registry.opened_by(brand, code.serial) if issued else None
-            earlier = registry.earlier_scans(brand, code.serial)
-            earlier_total = registry.scan_total(brand, code.serial) if len(earlier) >= 1_000 else len(earlier)
+            return self._facts_in(brand, code)
+
+    @staticmethod
+    def _facts_in(brand, code: codes.BottleCode):
+        issued = registry.find_bottle(brand, code.serial)
+        if issued is not None and (issued.gtin != code.gtin or issued.lot_number != code.lot):
+            issued = None  # a real serial printed under another product or lot is not that bottle
+        opened = registry.opened_by(brand, code.serial) if issued else None
+        earlier = registry.earlier_scans(brand, code.serial)
+        earlier_total = registry.scan_total(brand, code.serial) if len(earlier) >= 1_000 else len(earlier)
         return issued, opened, earlier, earlier_total
 
     def scan(self, url: str, device: str, place: ScanPlace, at: int) -> dict:
@@ -271,15 +294,20 @@ class Scanner:
         code = codes.parse_digital_link(url)
         self._check_gtin(code.gtin)
         now = Scan(at, device_key(self.device_secret, device), place.place, place.region)
-        issued, opened, earlier, earlier_total = self._facts(code)
-        record = None
-        if issued is not None:
-            with self.mirror.connect() as mirror:
-                record = bottle_record(mirror, issued)
-        bottle = self._bottle(record, opened)
-        answer = judge(bottle, [Scan(r.at, r.device, r.place, r.region) for r in earlier], now, self.rules,
-                       earlier_count=earlier_total)
+        # One brand transaction reads the code's facts, logs the scan and reads the proof.
         with self.brand.begin() as brand:
+            if brand.dialect.name == "postgresql":
+                # A crash may lose the last milliseconds of logged scans, never corrupt the log; a scan must not
+                # wait for the disk.
+                brand.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            issued, opened, earlier, earlier_total = self._facts_in(brand, code)
+            record = None
+            if issued is not None:
+                with self.mirror.connect() as mirror:
+                    record = bottle_record(mirror, issued)
+            bottle = self._bottle(record, opened)
+            answer = judge(bottle, [Scan(r.at, r.device, r.place, r.region) for r in earlier], now, self.rules,
+                           earlier_count=earlier_total)
             registry.log_scan(brand, code.serial, code.gtin, now.device, now.place, now.region, at,
                               answer.verdict.value)
             proof = proof_json(brand, issued, self.chain_id, self.inventory, url) if record and record.lot else None
