@@ -17,6 +17,7 @@ from sqlalchemy import (BigInteger, Column, Engine, Index, Integer, LargeBinary,
                         func, insert, select)
 
 from indexer.db import open_database
+from ledger_api.codes import LotCodes
 
 metadata = MetaData()
 
@@ -138,19 +139,9 @@ def find_bottle(conn, serial: str) -> IssuedBottle | None:
                         row.node_index, row.bottles, row.merkle_root)
 
 
-def sibling_indexes(node_index: int) -> list[int]:
-    """The node indexes of a leaf's proof, from the leaf up (OpenZeppelin's flat layout)."""
-    path = []
-    i = node_index
-    while i > 0:
-        path.append(i - 1 if i % 2 == 0 else i + 1)
-        i = (i - 1) // 2
-    return path
-
-
 def read_proof(conn, bottle: IssuedBottle) -> tuple[bytes, list[bytes]]:
     """The bottle's leaf hash and its proof, read from the stored tree."""
-    wanted = sibling_indexes(bottle.node_index)
+    wanted = LotCodes.proof_indexes(bottle.node_index)
     rows = dict(conn.execute(select(tree_nodes.c.node_index, tree_nodes.c.hash).where(
         tree_nodes.c.lot_ref == bottle.lot_ref, tree_nodes.c.node_index.in_(wanted + [bottle.node_index]))).all())
     return bytes(rows[bottle.node_index]), [bytes(rows[i]) for i in wanted]
