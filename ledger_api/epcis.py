@@ -444,14 +444,6 @@ def lot_text(lot_number: str) -> str:
     return bytes.fromhex(lot_number.removeprefix("0x")).rstrip(b"\0").decode("ascii")
 
 
-def lot_number_of(text: str) -> int:
-    return int.from_bytes(text.encode("ascii").ljust(20, b"\0"), "big")
-
-
-def lot_id(sku: int, text: str) -> int:
-    return (sku << 160) | lot_number_of(text)
-
-
 def _segment(text: str) -> str:
     return quote(text, safe="")  # RFC 3986 unreserved characters stay; GS1 Digital Link's reserved ones are escaped
 

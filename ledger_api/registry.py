@@ -10,7 +10,6 @@ from the chain at any time, printed codes cannot be rebuilt from anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 from sqlalchemy import (BigInteger, Column, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text,
@@ -208,7 +207,3 @@ def opened_between(conn, start: int, end: int) -> Sequence:
     return conn.execute(select(opened_bottles).where(opened_bottles.c.marked_at >= start,
                                                      opened_bottles.c.marked_at < end)
                         .order_by(opened_bottles.c.marked_at, opened_bottles.c.serial)).all()
-
-
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{data_dir / 'brand.sqlite3'}"

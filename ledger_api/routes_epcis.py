@@ -24,6 +24,7 @@ from sqlalchemy import Connection, false, func, select, true
 from indexer.schema import (decommissions, locations, lots, organisations, shipment_checkpoints, shipment_lines,
                             shipments, skus, sync_state)
 from ledger_api import epcis, reads, registry
+from ledger_api.activity import lot_id
 from ledger_api.auth import CurrentCaller
 from ledger_api.caller import Caller, Reach
 from ledger_api.errors import ApiError
@@ -199,7 +200,7 @@ def resolve_filter(conn: Connection, *, epc: str | None, biz_step: list[str] | N
         if not text.isascii() or len(text.encode()) > 20:
             raise InvalidQuery(f"lot {text!r} is not a lot number of this ledger (at most 20 ASCII characters)")
         sku = conn.execute(select(skus.c.id).where(skus.c.gtin == gtin)).scalar()
-        lot = epcis.lot_id(sku, text) if sku is not None else 0  # 0: no lot, so no event
+        lot = lot_id(sku, text) if sku is not None else 0  # 0: no lot, so no event
     steps = None
     if biz_step:
         steps = set()

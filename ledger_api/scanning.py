@@ -296,10 +296,6 @@ class Scanner:
         now = Scan(at, device_key(self.device_secret, device), place.place, place.region)
         # One brand transaction reads the code's facts, logs the scan and reads the proof.
         with self.brand.begin() as brand:
-            if brand.dialect.name == "postgresql":
-                # A crash may lose the last milliseconds of logged scans, never corrupt the log; a scan must not
-                # wait for the disk.
-                brand.exec_driver_sql("SET LOCAL synchronous_commit = off")
             issued, opened, earlier, earlier_total = self._facts_in(brand, code)
             record = None
             if issued is not None:

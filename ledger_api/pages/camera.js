@@ -44,7 +44,8 @@ export function isBottlePath(pathname) {
   return DIGITAL_LINK.test(pathname);
 }
 
-function loadScript(src) {
+// Classic scripts (the vendored decoders) load on demand, once, by a <script> element.
+export function loadScript(src) {
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");
     script.src = src;

@@ -3,6 +3,8 @@
 // (OpenZeppelin's StandardMerkleTree). keccak256 comes from the vendored js-sha3, loaded only when a proof
 // is shown. This proves the answer is self-consistent; comparing the root with the chain is the reader's step.
 
+import { loadScript } from "./camera.js";
+
 const encoder = new TextEncoder();
 
 function hexToBytes(hex) {
@@ -42,16 +44,6 @@ export function encodeBottle(serial, caseNumber) {
 function compare(a, b) {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
   return 0;
-}
-
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = src;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${src}`));
-    document.head.append(script);
-  });
 }
 
 let keccakLoading = null;

@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from ledger_api import epcis
+from ledger_api.activity import lot_id
 from ledger_api.vocabulary import OrgKind, ShipmentKind
 
 T0 = 1_780_272_000  # 2026-06-01T00:00:00Z
@@ -55,7 +56,7 @@ def directory() -> epcis.Directory:
 
 
 def lot_row(**changes) -> dict:
-    row = {"id": epcis.lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER, "location": WAREHOUSE, "cases": 4,
+    row = {"id": lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER, "location": WAREHOUSE, "cases": 4,
            "bottles": 24, "merkle_root": "0x" + "ab" * 32, "document_cid": "bafy", "recalled": False,
            "recall_reason": None, "recalled_at": None, "commissioned_at": T0, "tx_hash": "0x" + "01" * 32}
     return {**row, **changes}
@@ -69,7 +70,7 @@ def shipment_row(**changes) -> dict:
 
 
 def line_rows() -> list[dict]:
-    return [{"shipment_id": 9, "line_no": 0, "lot": epcis.lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER,
+    return [{"shipment_id": 9, "line_no": 0, "lot": lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER,
              "cases": 3, "received": 2}]
 
 
@@ -87,9 +88,9 @@ def sample_events() -> list[dict]:
                                lines, d),
         epcis.receipt_event(shipment, lines, d),
         epcis.dispatch_event(shipment_row(id=10, kind=ShipmentKind.transfer, ref=5), lines, d),
-        epcis.decommission_event({"location": STORE, "lot": epcis.lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER,
+        epcis.decommission_event({"location": STORE, "lot": lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER,
                                   "cases": 1, "reason": 0, "time": T0 + 86_400 * 5}, d),
-        epcis.decommission_event({"location": 0, "lot": epcis.lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER,
+        epcis.decommission_event({"location": 0, "lot": lot_id(1, LOT), "sku": 1, "lot_number": LOT_NUMBER,
                                   "cases": 1, "reason": 3, "time": T0 + 86_400 * 6}, d),
         epcis.recall_event(lot_row(recalled=True, recall_reason=7, recalled_at=T0 + 86_400 * 7), d),
     ]

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from ledger_api import epcis
+from ledger_api.activity import lot_id
 from ledger_api.vocabulary import ShipmentKind
 from tests.epcis.conftest import (BOTTLES, DISTRIBUTOR, GTIN, LOT, LOT_NUMBER, STORE, T0, WAREHOUSE, directory,
                                   line_rows, lot_row, reference_hashes, sample_events, shipment_row)
@@ -44,7 +45,7 @@ def test_a_document_is_an_epcis_2_document_in_json_ld(events):
 
 def test_a_lot_number_reads_as_its_printed_text_and_names_the_lot_class():
     assert epcis.lot_text(LOT_NUMBER) == LOT
-    assert epcis.lot_id(1, LOT) == (1 << 160) | int(LOT_NUMBER, 16)
+    assert lot_id(1, LOT) == (1 << 160) | int(LOT_NUMBER, 16)
     assert directory().lot_class(1, LOT_NUMBER) == LOT_CLASS
     assert epcis.lot_class(GTIN, "A/B:1") == f"https://id.gs1.org/01/{GTIN}/10/A%2FB%3A1"
     assert epcis.parse_item(epcis.bottle_uri(GTIN, "A/B:1", "S 1")) == (GTIN, "A/B:1", "S 1")
