@@ -84,6 +84,7 @@ class Dataset:
     stores_per_distributor: int = 12
     logged_scans: int = 1_000_000  # the scan log before the run
     opened: int = 10_000  # bottles marked opened
+    layout: int = 2  # the rows' shape; a stored dataset of another layout is loaded again
 
     @property
     def bottles(self) -> int:
@@ -159,6 +160,11 @@ def _copy_text(row) -> str:
     return "\t".join("\\N" if v is None else ("t" if v is True else "f" if v is False else str(v)) for v in row)
 
 
+def block_at(time: int) -> int:
+    """The block of a moment of the synthetic history: one block every two seconds from T0."""
+    return (time - T0) // 2 + 1
+
+
 def mirror_rows(d: Dataset, roots: dict[int, str]) -> dict[str, tuple[list[str], list]]:
     """Every mirror row of the network, table by table: (columns, rows)."""
     net = Network(d)
@@ -204,15 +210,19 @@ def mirror_rows(d: Dataset, roots: dict[int, str]) -> dict[str, tuple[list[str],
             shipment += 1
             carrier = net.carrier_org[shipment % CARRIERS]
             received = arrives is not None
+            # Each row's log sits in the block of its time, at a log index no other row of that block has.
             shipment_rows.append((shipment, 0, shipment, net.location_of[source_org], net.location_of[dest_org],
                                   carrier, sent + 2 * DAY, f"bafkreiship{shipment}", source_org, 2 if received else 1,
                                   cases, address, sent, address if received else None, arrives,
                                   dest_org if received else None, 0 if received else None,
-                                  fake_hash("dispatch", shipment)))
+                                  fake_hash("dispatch", shipment), block_at(sent), 4 * shipment,
+                                  block_at(arrives) if received else None, 4 * shipment + 3 if received else None,
+                                  fake_hash("receipt", shipment) if received else None))
             line_rows.append((shipment, 0, lot, sku, cases, cases if received else None))
             for k, status in enumerate((1, 2)):
-                checkpoint_rows.append((shipment, k, shipment, carrier, status, f"hub {shipment % 50}", address,
-                                        sent + (k + 1) * 6 * 3600))
+                time = sent + (k + 1) * 6 * 3600
+                checkpoint_rows.append((shipment, 4 * shipment + 1 + k, block_at(time), carrier, status,
+                                        f"hub {shipment % 50}", address, time))
 
         for k, i in enumerate(net.lot_distributors(n)):
             sent = at + (k + 1) * DAY
@@ -224,11 +234,11 @@ def mirror_rows(d: Dataset, roots: dict[int, str]) -> dict[str, tuple[list[str],
             for j, store in enumerate(rng.sample(net.stores_of(i), min(2, d.stores_per_distributor))):
                 store_sent = sent + (3 + j) * DAY
                 ship(net.distributor_org[i], store, 10, store_sent, store_sent + DAY)
-                decommission_rows.append((20_000_000 + n, 2 * k + j, net.location_of[store], lot, sku, 3, 0, address,
-                                          store_sent + 5 * DAY))
+                decommission_rows.append((block_at(store_sent + 5 * DAY), 2_000_000 + 16 * n + 2 * k + j,
+                                          net.location_of[store], lot, sku, 3, 0, address, store_sent + 5 * DAY))
         if n % 10 == 0:  # a damaged case written off at the warehouse
-            decommission_rows.append((20_000_000 + n, 999, net.location_of[warehouse], lot, sku, 1, 1, address,
-                                      at + 10 * DAY))
+            decommission_rows.append((block_at(at + 10 * DAY), 2_000_000 + 16 * n + 15, net.location_of[warehouse],
+                                      lot, sku, 1, 1, address, at + 10 * DAY))
     return {
         "organisations": (["id", "kind", "parent", "region", "price_tier", "name", "code", "registered_at"], orgs),
         "locations": (["id", "org", "region", "kind", "name", "gln", "active"], locs),
@@ -237,7 +247,8 @@ def mirror_rows(d: Dataset, roots: dict[int, str]) -> dict[str, tuple[list[str],
                   "recall_reason", "recalled_at", "commissioned_at", "tx_hash"], lot_rows),
         "shipments": (["id", "kind", "ref", "from_location", "to_location", "carrier", "eta", "document_cid", "owner",
                        "state", "cases", "dispatched_by", "dispatched_at", "received_by", "received_at",
-                       "received_owner", "shortfall", "tx_hash"], shipment_rows),
+                       "received_owner", "shortfall", "tx_hash", "dispatched_block", "dispatched_log",
+                       "received_block", "received_log", "received_tx_hash"], shipment_rows),
         "shipment_lines": (["shipment_id", "line_no", "lot", "sku", "cases", "received"], line_rows),
         "shipment_checkpoints": (["shipment_id", "log_index", "block_number", "carrier", "status", "place",
                                   "reported_by", "time"], checkpoint_rows),
@@ -595,6 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", default=None, help="comma-separated wrk connection counts (8,16,32,64)")
     parser.add_argument("--duration", type=float, help="seconds measured per load (default 15; --quick 4)")
     parser.add_argument("--warmup", type=float, help="seconds of load before each measurement (default 3)")
+    parser.add_argument("--prewarm", type=float, help="seconds of scans before the first measurement, while the "
+                                                      "new workers meet the lots (default 60; --quick 5)")
     parser.add_argument("--runs", type=int, help="measurements per route and level (median reported; default 3)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (a 2-core deployment's)")
     parser.add_argument("--processes", type=int, default=2, help="processes building the lots' trees")
@@ -612,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     duration = args.duration or (4 if args.quick else 15)
     warmup = args.warmup if args.warmup is not None else (1 if args.quick else 3)
     runs = args.runs or (1 if args.quick else 3)
+    prewarm = args.prewarm if args.prewarm is not None else (5 if args.quick else 60)
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is missing (Debian: apt-get install -y wrk)")
 
@@ -644,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                     "data": {**{k: v for k, v in description.items() if k != "dataset"}, "loaded_this_run": loaded,
                              "database_sizes": database_sizes(args.postgres_url, [mirror_name, brand_name])},
                     "settings": {"workers": args.workers, "duration_seconds": duration, "warmup_seconds": warmup,
+                                 "prewarm_seconds": prewarm,
                                  "runs": runs, "connections": levels, "load_generator": "wrk -t1 (bench/scan_load.lua)",
                                  "rate_limit": "1000000/minute"}}
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as scratch:
@@ -656,11 +671,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rpc = Rpc(f"http://127.0.0.1:{anvil_port}")
             deploy_ledger(rpc, folder / "deployments")
+            # A dataset loaded by an older version gets the newest schema first, as an operator migrates
+            # before starting the API's workers.
+            migrate(create_engine(mirror_url))
             mark_mirrored(mirror_url, rpc)
             api, url = start_api(folder, rpc, mirror_url, brand_url, args.workers, args.app)
             console.print(f"bench: API at {url} ({args.workers} workers); connections {levels}, {runs} run(s) of "
                           f"{duration:g} s after {warmup:g} s warm-up")
             measured: dict[str, dict[int, list]] = {"scan": {c: [] for c in levels}, "health": {c: [] for c in levels}}
+            if prewarm:
+                # A new process reads each lot's history from the mirror once and keeps it; the levels below
+                # measure the process once it has met most lots, and this first load shows the cold start.
+                cold = wrk(url, "scan", max(levels), prewarm, urls)
+                result["cold_start"] = {"connections": max(levels), "seconds": prewarm, **cold}
+                console.print(f"bench: cold start, scan c={max(levels)} for {prewarm:g} s: {cold['per_second']:,.0f}/s "
+                              f"p99 {cold['p99_seconds'] * 1000:.1f} ms")
             for run in range(runs):
                 order = levels[run % len(levels):] + levels[:run % len(levels)]
                 for c in order:
@@ -674,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
                                       f"errors {m['errors']}")
             if args.keep:
                 console.print(f"bench: --keep: the API stays at {url}; press Enter to stop it")
-                input()
+                sys.stdin.readline()  # Enter, or the end of the input
         finally:
             if api is not None:
                 stop(api)

@@ -329,6 +329,9 @@ shipments = Table(
     Index("ix_shipments_from", "from_location"),
     Index("ix_shipments_to", "to_location"),
     Index("ix_shipments_ref", "kind", "ref"),
+    # The API's scan path asks which lots the newest blocks moved, to refresh what it keeps of them.
+    Index("ix_shipments_dispatched_block", "dispatched_block"),
+    Index("ix_shipments_received_block", "received_block"),
 )
 
 shipment_lines = Table(

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Literal, NamedTuple
 
 Step = Literal["commissioned", "dispatched", "checkpoint", "received", "missing", "sold", "written_off"]
 
 
-@dataclass(frozen=True)
-class Movement:
-    """A movement of a lot's cases, as the mirror records it. `order` sorts movements in chain order."""
+class Movement(NamedTuple):
+    """A movement of a lot's cases, as the mirror records it. `order` sorts movements in chain order. (A named
+    tuple: a lot's history is dozens of them, made from the mirror's rows each time a process first meets the
+    lot.)"""
 
     order: tuple
     kind: Literal["dispatch", "checkpoint", "receive", "decommission"]

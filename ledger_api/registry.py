@@ -9,11 +9,12 @@ from the chain at any time, printed codes cannot be rebuilt from anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from sqlalchemy import (BigInteger, Column, Engine, Index, Integer, LargeBinary, MetaData, String, Table, Text,
-                        func, insert, select)
+                        bindparam, func, insert, select)
 
 from indexer.db import open_database
 from ledger_api.codes import LotCodes
@@ -95,6 +96,7 @@ class IssuedBottle:
     node_index: int
     bottles: int
     merkle_root: str
+    opened_by: str | None = None  # "store" or "consumer" once the bottle is marked opened
 
 
 def register_lot(engine: Engine, lot_id: int, codes, issued_at: int,
@@ -125,24 +127,33 @@ def register_lot(engine: Engine, lot_id: int, codes, issued_at: int,
         return ref
 
 
+# The statements of a scan are built once: a scan runs each of them, and building one costs more than running it.
+_FIND_BOTTLE = (
+    select(bottle_codes.c.serial, bottle_codes.c.lot_ref, bottle_codes.c.case_number, bottle_codes.c.node_index,
+           code_lots.c.lot_id, code_lots.c.gtin, code_lots.c.lot_number, code_lots.c.bottles, code_lots.c.merkle_root,
+           opened_bottles.c.opened_by)
+    .join(code_lots, code_lots.c.ref == bottle_codes.c.lot_ref)
+    .outerjoin(opened_bottles, opened_bottles.c.serial == bottle_codes.c.serial)
+    .where(bottle_codes.c.serial == bindparam("serial")))
+
+
 def find_bottle(conn, serial: str) -> IssuedBottle | None:
-    row = conn.execute(
-        select(bottle_codes.c.serial, bottle_codes.c.lot_ref, bottle_codes.c.case_number, bottle_codes.c.node_index,
-               code_lots.c.lot_id, code_lots.c.gtin, code_lots.c.lot_number, code_lots.c.bottles,
-               code_lots.c.merkle_root)
-        .join(code_lots, code_lots.c.ref == bottle_codes.c.lot_ref)
-        .where(bottle_codes.c.serial == serial)).first()
+    """The issued bottle with this serial, with its opened mark, or None."""
+    row = conn.execute(_FIND_BOTTLE, {"serial": serial}).first()
     if row is None:
         return None
     return IssuedBottle(row.serial, row.lot_ref, int(row.lot_id), row.gtin, row.lot_number, row.case_number,
-                        row.node_index, row.bottles, row.merkle_root)
+                        row.node_index, row.bottles, row.merkle_root, row.opened_by)
+
+
+_PROOF_NODES = select(tree_nodes.c.node_index, tree_nodes.c.hash).where(
+    tree_nodes.c.lot_ref == bindparam("lot_ref"), tree_nodes.c.node_index.in_(bindparam("nodes", expanding=True)))
 
 
 def read_proof(conn, bottle: IssuedBottle) -> tuple[bytes, list[bytes]]:
     """The bottle's leaf hash and its proof, read from the stored tree."""
     wanted = LotCodes.proof_indexes(bottle.node_index)
-    rows = dict(conn.execute(select(tree_nodes.c.node_index, tree_nodes.c.hash).where(
-        tree_nodes.c.lot_ref == bottle.lot_ref, tree_nodes.c.node_index.in_(wanted + [bottle.node_index]))).all())
+    rows = dict(conn.execute(_PROOF_NODES, {"lot_ref": bottle.lot_ref, "nodes": wanted + [bottle.node_index]}).all())
     return bytes(rows[bottle.node_index]), [bytes(rows[i]) for i in wanted]
 
 
@@ -173,16 +184,20 @@ def mark_opened(conn, serial: str, by: str, marked_by: str, at: int) -> bool:
     return True
 
 
+_SCAN_COLUMNS = (scans.c.id, scans.c.at, scans.c.device, scans.c.place, scans.c.region)
+_LATEST_SCANS = (select(*_SCAN_COLUMNS).where(scans.c.serial == bindparam("serial"))
+                 .order_by(scans.c.at.desc(), scans.c.id.desc()).limit(bindparam("limit")))
+_FIRST_SCAN = (select(*_SCAN_COLUMNS).where(scans.c.serial == bindparam("serial"))
+               .order_by(scans.c.at, scans.c.id).limit(1))
+
+
 def earlier_scans(conn, serial: str, limit: int = 1_000) -> list:
     """The code's first scan and its latest `limit` scans, oldest first (a much-copied code is scanned without
     end; the verdict needs the first scan and the recent window, not all of them)."""
-    rows = conn.execute(select(scans.c.id, scans.c.at, scans.c.device, scans.c.place, scans.c.region)
-                        .where(scans.c.serial == serial).order_by(scans.c.at.desc(), scans.c.id.desc())
-                        .limit(limit)).all()
+    rows = conn.execute(_LATEST_SCANS, {"serial": serial, "limit": limit}).all()
     rows.reverse()
     if len(rows) == limit:
-        first = conn.execute(select(scans.c.id, scans.c.at, scans.c.device, scans.c.place, scans.c.region)
-                             .where(scans.c.serial == serial).order_by(scans.c.at, scans.c.id).limit(1)).first()
+        first = conn.execute(_FIRST_SCAN, {"serial": serial}).first()
         if first.id != rows[0].id:
             rows.insert(0, first)
     return rows
@@ -196,6 +211,56 @@ def log_scan(conn, serial: str, gtin: str, device: str, place: str | None, regio
              verdict: str) -> None:
     conn.execute(insert(scans).values(serial=serial, gtin=gtin, device=device, place=place, region=region, at=at,
                                       verdict=verdict))
+
+
+@dataclass
+class _Batch:
+    rows: list[dict] = field(default_factory=list)
+    done: bool = False
+    error: BaseException | None = None
+
+
+class ScanLog:
+    """The scan log's writer for many threads at once: scans that arrive while a commit is under way are written
+    together in the next transaction (group commit). `append` returns once its scan is committed, so an
+    answered scan is in the log even if the process dies the next moment; and a busy scan endpoint commits a
+    few times per disk flush instead of once per scan."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._changed = threading.Condition()
+        self._open = _Batch()  # the batch new scans join
+        self._writing = False
+
+    def append(self, serial: str, gtin: str, device: str, place: str | None, region: str | None, at: int,
+               verdict: str) -> None:
+        """Logs one scan and waits until it is committed.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the batch holding this scan could not be written.
+        """
+        row = {"serial": serial, "gtin": gtin, "device": device, "place": place, "region": region, "at": at,
+               "verdict": verdict}
+        with self._changed:
+            batch = self._open
+            batch.rows.append(row)
+            while not batch.done and self._writing:
+                self._changed.wait()
+            if not batch.done:  # no commit is under way: this thread writes the batch, and a new one opens
+                self._writing = True
+                self._open = _Batch()
+        if not batch.done:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(scans), batch.rows)
+            except BaseException as error:  # noqa: BLE001 - every scan of the batch learns that it failed
+                batch.error = error
+            with self._changed:
+                batch.done = True
+                self._writing = False
+                self._changed.notify_all()
+        if batch.error is not None:
+            raise batch.error
 
 
 def scans_between(conn, start: int, end: int) -> Sequence:

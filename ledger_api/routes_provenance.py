@@ -55,8 +55,8 @@ def _lot_record(svc: Services, lot: int, case: int) -> dict:
         if not 1 <= case <= row["cases"]:
             raise not_found("case", f"{lot}/{case}")
         stops = case_journey(case, row["cases"], row["commissioned_at"], row["location"],
-                             scanning._movements(mirror, lot), row["tx_hash"])
-        sites = scanning._sites(mirror, stops, row["location"])
+                             scanning.movements(mirror, lot), row["tx_hash"])
+        sites = scanning.directory(mirror)
     with svc.brand.connect() as brand:
         serials = registry.case_serials(brand, lot, case)
     return {"lot": {"id": str(lot), "sku": row["sku"], "gtin": row["gtin"], "name": row["sku_name"],

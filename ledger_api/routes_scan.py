@@ -2,7 +2,7 @@
 `POST /v1/scans/opened` lets the consumer mark the bottle opened. A store marks a bottle it sold opened with
 `POST /v1/bottles/opened`, signed in.
 
-Scans are limited per client address (`LEDGER_SCAN_RATE_LIMIT`, a moving window), so the codes cannot be
+Scans are limited per client address (`LEDGER_SCAN_RATE_LIMIT`, a sliding window), so the codes cannot be
 harvested by trying serials: with 85 random bits a serial is not guessed, and the limit keeps the attempt
 slow. The limit's counters live in the process; replicas behind a load balancer each count their own share.
 """
@@ -14,10 +14,11 @@ import time
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
+from anyio import CapacityLimiter, to_thread
 from fastapi.concurrency import run_in_threadpool
 from limits import parse
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
@@ -49,11 +50,12 @@ class StoreOpened(BaseModel):
 
 
 class ScanLimiter:
-    """Per-client moving-window limit on scans."""
+    """Per-client sliding-window limit on scans: two counters per client (this window's and the last one's,
+    weighted by how much of it still overlaps), where a moving window would keep every hit."""
 
     def __init__(self, limit: str):
         self.item = parse(limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     def check(self, client: str) -> None:
         if not self.limiter.hit(self.item, "scan", client):
@@ -67,6 +69,16 @@ def _limiter(request: Request) -> ScanLimiter:
     if getattr(app.state, "scan_limiter", None) is None:
         app.state.scan_limiter = ScanLimiter(app.state.settings.scan_rate_limit)
     return app.state.scan_limiter
+
+
+async def _in_scan_thread(request: Request, work, *args):
+    """Runs a scan in one of the process's few scan threads (`LEDGER_SCAN_THREADS`): a scan waits on its
+    databases only briefly, so a few threads keep the cores busy, and more would only queue for Python's
+    interpreter lock, costing a thread switch each time a statement returns."""
+    app = request.app
+    if getattr(app.state, "scan_threads", None) is None:
+        app.state.scan_threads = CapacityLimiter(app.state.settings.scan_threads)
+    return await to_thread.run_sync(work, *args, limiter=app.state.scan_threads)
 
 
 def _place(request: Request, svc: Services) -> scanning.ScanPlace:
@@ -91,8 +103,8 @@ def _client(request: Request) -> str:
 async def scan(body: ScanRequest, request: Request, svc: Services = Depends(services)) -> Response:
     _limiter(request).check(_client(request))
     try:
-        answer = await run_in_threadpool(svc.scanner.scan, body.url, body.device, _place(request, svc),
-                                         int(time.time()))
+        answer = await _in_scan_thread(request, svc.scanner.scan, body.url, body.device, _place(request, svc),
+                                       int(time.time()))
     except (codes.CodeError, scanning.UnknownGtin) as error:
         raise _invalid(error) from None
     # Serialised once, directly: the answer is plain JSON already.
@@ -103,8 +115,8 @@ async def scan(body: ScanRequest, request: Request, svc: Services = Depends(serv
 async def consumer_opened(body: ScanRequest, request: Request, svc: Services = Depends(services)) -> dict:
     _limiter(request).check(_client(request))
     try:
-        answer = await run_in_threadpool(svc.scanner.mark_opened, body.url, body.device, _place(request, svc),
-                                         int(time.time()))
+        answer = await _in_scan_thread(request, svc.scanner.mark_opened, body.url, body.device,
+                                       _place(request, svc), int(time.time()))
     except (codes.CodeError, scanning.UnknownGtin) as error:
         raise _invalid(error) from None
     if answer is None:

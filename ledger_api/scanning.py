@@ -3,8 +3,9 @@ registry, the bottle's lot and journey read from the mirror, the verdict decided
 logged, and the answer assembled with the product, the journey, the brand story and the bottle's Merkle proof
 against its lot's root on chain.
 
-`scan` and `bottle_answer` are synchronous (the routes run them in a worker thread); they read two databases,
-the registry and the mirror, and never the chain.
+`scan` and `provenance` are synchronous (the routes run them in a worker thread); they read two databases,
+the registry and the mirror, and never the chain. A scan costs a handful of indexed reads, each statement built
+once, and its share of a commit: the scan log commits the scans that arrive together in one transaction.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, select
+from sqlalchemy import (BigInteger, Connection, Engine, Integer, Text, bindparam, cast, literal, null, or_, select,
+                        union, union_all)
 
-from indexer.schema import (decommissions, locations, lots, organisations, shipment_checkpoints, shipment_lines,
+from indexer.schema import (blocks, decommissions, locations, lots, organisations, shipment_checkpoints, shipment_lines,
                             shipments, skus, sync_state)
 from ledger_api import codes, registry
 from ledger_api.journey import Movement, Stop, case_journey, shipped_to
@@ -80,34 +85,45 @@ def regions(mirror) -> dict[str, str]:
     return known
 
 
-def _movements(mirror, lot_id: int) -> list[Movement]:
-    """The lot's dispatches, checkpoints, receipts and decommissions, each ordered by its log's place in the
-    chain (many share a block's time)."""
-    moves: list[Movement] = []
-    lines = mirror.execute(
-        select(shipments.c.id, shipments.c.from_location, shipments.c.to_location, shipments.c.carrier,
-               shipments.c.eta, shipments.c.dispatched_at, shipments.c.received_at, shipments.c.tx_hash,
-               shipments.c.dispatched_block, shipments.c.dispatched_log, shipments.c.received_block,
-               shipments.c.received_log, shipments.c.received_tx_hash, shipment_lines.c.cases,
-               shipment_lines.c.received)
-        .join(shipment_lines, shipment_lines.c.shipment_id == shipments.c.id)
-        .where(shipment_lines.c.lot == lot_id)).all()
-    ids = set()
-    for r in lines:
-        ids.add(r.id)
-        moves.append(Movement((r.dispatched_block or 0, r.dispatched_log or 0), "dispatch", r.dispatched_at, r.cases,
-                              r.id, r.from_location, r.to_location, r.carrier, r.eta, tx_hash=r.tx_hash))
-        if r.received_at is not None:
-            moves.append(Movement((r.received_block or 0, r.received_log or 0), "receive", r.received_at,
-                                  r.received or 0, r.id, r.from_location, r.to_location, tx_hash=r.received_tx_hash))
-    if ids:
-        for c in mirror.execute(select(shipment_checkpoints).where(shipment_checkpoints.c.shipment_id.in_(ids))):
-            moves.append(Movement((c.block_number, c.log_index), "checkpoint", c.time, shipment=c.shipment_id,
-                                  carrier=c.carrier, place=c.place, status=c.status))
-    for d in mirror.execute(select(decommissions).where(decommissions.c.lot == lot_id)):
-        moves.append(Movement((d.block_number, d.log_index), "decommission", d.time, d.cases,
-                              from_location=d.location, decommission=d.reason))
-    return moves
+def _movement_rows():
+    """The lot's dispatches, receipts, checkpoints and decommissions, as one statement with one row shape."""
+    lot = bindparam("lot")
+    none = null()
+    lines = shipments.join(shipment_lines, shipment_lines.c.shipment_id == shipments.c.id)
+    dispatches = select(
+        literal("dispatch").label("kind"), shipments.c.dispatched_block.label("block"),
+        shipments.c.dispatched_log.label("log"), shipments.c.dispatched_at.label("at"), shipment_lines.c.cases,
+        shipments.c.id.label("shipment"), shipments.c.from_location, shipments.c.to_location, shipments.c.carrier,
+        # The first branch types the columns of all four: PostgreSQL reads an untyped NULL as text.
+        shipments.c.eta, cast(none, Text).label("place"), cast(none, Integer).label("status"),
+        cast(none, Integer).label("reason"), shipments.c.tx_hash,
+    ).select_from(lines).where(shipment_lines.c.lot == lot)
+    receipts = select(
+        literal("receive"), shipments.c.received_block, shipments.c.received_log, shipments.c.received_at,
+        shipment_lines.c.received, shipments.c.id, shipments.c.from_location, shipments.c.to_location, none, none,
+        none, none, none, shipments.c.received_tx_hash,
+    ).select_from(lines).where(shipment_lines.c.lot == lot, shipments.c.received_at.is_not(None))
+    checkpoints = select(
+        literal("checkpoint"), shipment_checkpoints.c.block_number, shipment_checkpoints.c.log_index,
+        shipment_checkpoints.c.time, none, shipment_checkpoints.c.shipment_id, none, none,
+        shipment_checkpoints.c.carrier, none, shipment_checkpoints.c.place, shipment_checkpoints.c.status, none, none,
+    ).where(shipment_checkpoints.c.shipment_id.in_(select(shipment_lines.c.shipment_id)
+                                                    .where(shipment_lines.c.lot == lot)))
+    sales = select(
+        literal("decommission"), decommissions.c.block_number, decommissions.c.log_index, decommissions.c.time,
+        decommissions.c.cases, none, decommissions.c.location, none, none, none, none, none, decommissions.c.reason,
+        none,
+    ).where(decommissions.c.lot == lot)
+    return union_all(dispatches, receipts, checkpoints, sales)
+
+
+_MOVEMENTS = _movement_rows()
+
+
+def movements(mirror, lot_id: int) -> list[Movement]:
+    """The lot's movements, each ordered by its log's place in the chain (many share a block's time)."""
+    return [Movement((block or 0, log or 0), kind, at, cases or 0, *rest)
+            for kind, block, log, at, cases, *rest in mirror.execute(_MOVEMENTS, {"lot": lot_id})]
 
 
 DIRECTORY_TTL = 1.0  # seconds a process trusts its copy of the registry before it looks at the version again
@@ -115,7 +131,7 @@ DIRECTORY_TTL = 1.0  # seconds a process trusts its copy of the registry before 
 _directories: dict[str, tuple[float, int, Sites]] = {}
 
 
-def _directory(mirror) -> Sites:
+def directory(mirror: Engine | Connection) -> Sites:
     """Every location and organisation, copied once per process and again when the indexer reports a change
     of the registry (`sync_state.registry_version`); a journey names a handful, and a scan must not pay for
     two lookups of names that change a few times a year."""
@@ -124,6 +140,9 @@ def _directory(mirror) -> Sites:
     cached = _directories.get(key)
     if cached and now - cached[0] < DIRECTORY_TTL:
         return cached[2]
+    if isinstance(mirror, Engine):
+        with mirror.connect() as conn:
+            return directory(conn)
     version = mirror.execute(select(sync_state.c.registry_version).where(sync_state.c.id == 1)).scalar() or 0
     if cached and cached[1] == version:
         _directories[key] = (now, version, cached[2])
@@ -135,10 +154,6 @@ def _directory(mirror) -> Sites:
     sites = Sites(locs, orgs)
     _directories[key] = (now, version, sites)
     return sites
-
-
-def _sites(mirror, stops: list[Stop], lot_location: int) -> Sites:
-    return _directory(mirror)
 
 
 def _stop_json(stop: Stop, sites: Sites) -> dict:
@@ -157,15 +172,125 @@ class BottleRecord:
     sites: Sites
 
 
-def bottle_record(mirror, issued: registry.IssuedBottle) -> BottleRecord:
-    row = mirror.execute(
-        select(lots, skus.c.gtin, skus.c.name.label("sku_name"), skus.c.bottles_per_case, skus.c.content_cid)
-        .join(skus, skus.c.id == lots.c.sku).where(lots.c.id == issued.lot_id)).mappings().first()
+_LOT = (select(lots, skus.c.gtin, skus.c.name.label("sku_name"), skus.c.bottles_per_case, skus.c.content_cid)
+        .join(skus, skus.c.id == lots.c.sku).where(lots.c.id == bindparam("lot")))
+
+
+@dataclass(frozen=True)
+class LotHistory:
+    """A lot as the mirror has it: its row with its SKU's, and its movements in chain order."""
+
+    lot: dict
+    movements: list[Movement]
+
+
+def lot_history(mirror, lot_id: int) -> LotHistory | None:
+    """The lot's history, or None while the lot is not on chain."""
+    row = mirror.execute(_LOT, {"lot": lot_id}).mappings().first()
     if row is None:
+        return None
+    return LotHistory(dict(row), sorted(movements(mirror, lot_id), key=lambda m: m.order))
+
+
+def record_of(issued: registry.IssuedBottle, history: LotHistory | None, sites: Sites) -> BottleRecord:
+    """The bottle's record: its case's journey through the lot's movements."""
+    if history is None:
         return BottleRecord(issued, None, [], Sites({}, {}))
-    stops = case_journey(issued.case_number, row["cases"], row["commissioned_at"], row["location"],
-                         _movements(mirror, issued.lot_id), row["tx_hash"])
-    return BottleRecord(issued, dict(row), stops, _sites(mirror, stops, row["location"]))
+    lot = history.lot
+    stops = case_journey(issued.case_number, lot["cases"], lot["commissioned_at"], lot["location"],
+                         history.movements, lot["tx_hash"])
+    return BottleRecord(issued, lot, stops, sites)
+
+
+def bottle_record(mirror, issued: registry.IssuedBottle) -> BottleRecord:
+    return record_of(issued, lot_history(mirror, issued.lot_id), directory(mirror))
+
+
+_HEAD = select(sync_state.c.block_number, sync_state.c.block_hash, blocks.c.time).select_from(
+    sync_state.outerjoin(blocks, blocks.c.number == sync_state.c.block_number)).where(sync_state.c.id == 1)
+_STORED_HASH = select(blocks.c.hash).where(blocks.c.number == bindparam("number"))
+
+
+def _changed_lots():
+    """The lots whose history the blocks after `after` touched: a shipment of theirs dispatched or received,
+    a checkpoint on one, a sale or write-off, a recall (by time: a recall keeps no block)."""
+    after = bindparam("after", type_=BigInteger)
+    return union(
+        select(shipment_lines.c.lot).join(shipments, shipments.c.id == shipment_lines.c.shipment_id)
+        .where(or_(shipments.c.dispatched_block > after, shipments.c.received_block > after)),
+        select(shipment_lines.c.lot).join(shipment_checkpoints,
+                                          shipment_checkpoints.c.shipment_id == shipment_lines.c.shipment_id)
+        .where(shipment_checkpoints.c.block_number > after),
+        select(decommissions.c.lot).where(decommissions.c.block_number > after),
+        select(lots.c.id).where(lots.c.recalled_at >= bindparam("since", type_=BigInteger)),
+    )
+
+
+_CHANGED_LOTS = _changed_lots()
+
+
+class LotHistories:
+    """The lot histories a process has read, kept while the mirror shows no change to them, so that a scan
+    reads the mirror only for a lot the process has not seen yet.
+
+    At most every `check_every` seconds a reader looks at the mirror's checkpoint. When it moved on, the lots
+    the new blocks touched are dropped; when the block the kept histories were read at is no longer in the
+    mirror with the same hash (a reorg rolled it back), all are. A history read while a check was dropping
+    lots is not kept, since it may predate the change. A scan's answer is thus never more than `check_every`
+    behind the mirror, which itself trails the chain by a block or so."""
+
+    def __init__(self, capacity: int = 16_384, check_every: float = 1.0):
+        self.capacity = capacity
+        self.check_every = check_every
+        self._kept: OrderedDict[int, LotHistory] = OrderedDict()
+        self._lock = threading.Lock()
+        self._checking = threading.Lock()
+        self._stamp: tuple | None = None  # (block number, hash, time) of the checkpoint the histories match
+        self._checked = -math.inf
+        self._generation = 0
+
+    def get(self, mirror: Engine, lot_id: int) -> LotHistory | None:
+        if time.monotonic() - self._checked >= self.check_every and self._checking.acquire(blocking=False):
+            try:
+                with mirror.connect() as conn:
+                    self._check(conn)
+            finally:
+                self._checking.release()
+        with self._lock:
+            kept = self._kept.get(lot_id)
+            if kept is not None:
+                self._kept.move_to_end(lot_id)
+                return kept
+            generation = self._generation
+        with mirror.connect() as conn:
+            history = lot_history(conn, lot_id)
+        if history is not None:
+            with self._lock:
+                if generation == self._generation:
+                    self._kept[lot_id] = history
+                    if len(self._kept) > self.capacity:
+                        self._kept.popitem(last=False)
+        return history
+
+    def _check(self, conn) -> None:
+        head = conn.execute(_HEAD).first()
+        stamp = tuple(head) if head else None
+        if stamp != self._stamp:
+            dropped = None  # None: every lot
+            old = self._stamp
+            if old is not None and stamp is not None and stamp[0] >= old[0] and old[2] is not None \
+                    and conn.execute(_STORED_HASH, {"number": old[0]}).scalar() == old[1]:
+                dropped = {int(lot) for lot in conn.execute(_CHANGED_LOTS, {"after": old[0], "since": old[2]})
+                           .scalars()}
+            with self._lock:
+                self._generation += 1
+                if dropped is None:
+                    self._kept.clear()
+                else:
+                    for lot in dropped:
+                        self._kept.pop(lot, None)
+                self._stamp = stamp
+        self._checked = time.monotonic()
 
 
 def story(content_store, cid: str) -> dict | None:
@@ -252,6 +377,13 @@ class Scanner:
     _regions: tuple[float, dict[str, str]] = (0.0, {})
     _gtins: tuple[float, frozenset[str]] = (0.0, frozenset())
 
+    def __post_init__(self):
+        self.log = registry.ScanLog(self.brand)
+        self.histories = LotHistories()
+        # Reads outside a transaction: no BEGIN and ROLLBACK around each of a scan's lookups.
+        self._brand_reads = self.brand.execution_options(isolation_level="AUTOCOMMIT")
+        self._mirror_reads = self.mirror.execution_options(isolation_level="AUTOCOMMIT")
+
     def _check_gtin(self, gtin: str) -> None:
         loaded, known = self._gtins
         if gtin not in known and time.monotonic() - loaded > 1.0:
@@ -270,22 +402,18 @@ class Scanner:
             self._regions = (time.monotonic(), known)
         return known.get(named.lower())
 
-    def _facts(self, code: codes.BottleCode):
-        with self.brand.connect() as brand:
-            return self._facts_in(brand, code)
-
-    @staticmethod
-    def _facts_in(brand, code: codes.BottleCode):
+    def _facts(self, brand, code: codes.BottleCode):
+        """The issued bottle (None unless its serial, GTIN and lot all match the registry's) and its earlier
+        scans: the first one and the latest thousand, with their total."""
         issued = registry.find_bottle(brand, code.serial)
         if issued is not None and (issued.gtin != code.gtin or issued.lot_number != code.lot):
             issued = None  # a real serial printed under another product or lot is not that bottle
-        opened = registry.opened_by(brand, code.serial) if issued else None
         earlier = registry.earlier_scans(brand, code.serial)
         earlier_total = registry.scan_total(brand, code.serial) if len(earlier) >= 1_000 else len(earlier)
-        return issued, opened, earlier, earlier_total
+        return issued, earlier, earlier_total
 
     def scan(self, url: str, device: str, place: ScanPlace, at: int) -> dict:
-        """Judges and logs one consumer scan of `url`.
+        """Judges and logs one consumer scan of `url`; returns once the scan is committed to the log.
 
         Raises:
             codes.CodeError: the URL is not a bottle's GS1 Digital Link.
@@ -294,28 +422,31 @@ class Scanner:
         code = codes.parse_digital_link(url)
         self._check_gtin(code.gtin)
         now = Scan(at, device_key(self.device_secret, device), place.place, place.region)
-        # One brand transaction reads the code's facts, logs the scan and reads the proof.
-        with self.brand.begin() as brand:
-            issued, opened, earlier, earlier_total = self._facts_in(brand, code)
-            record = None
+        proof = record = None
+        with self._brand_reads.connect() as brand:
+            issued, earlier, earlier_total = self._facts(brand, code)
             if issued is not None:
-                with self.mirror.connect() as mirror:
-                    record = bottle_record(mirror, issued)
-            bottle = self._bottle(record, opened)
-            answer = judge(bottle, [Scan(r.at, r.device, r.place, r.region) for r in earlier], now, self.rules,
-                           earlier_count=earlier_total)
-            registry.log_scan(brand, code.serial, code.gtin, now.device, now.place, now.region, at,
-                              answer.verdict.value)
-            proof = proof_json(brand, issued, self.chain_id, self.inventory, url) if record and record.lot else None
-        product_story = story(self.content_store, record.lot["content_cid"]) if record and record.lot else None
+                proof = proof_json(brand, issued, self.chain_id, self.inventory, url)
+        if issued is not None:
+            record = record_of(issued, self.histories.get(self._mirror_reads, issued.lot_id),
+                               directory(self._mirror_reads))
+        bottle = self._bottle(record)
+        answer = judge(bottle, [Scan(r.at, r.device, r.place, r.region) for r in earlier], now, self.rules,
+                       earlier_count=earlier_total)
+        self.log.append(code.serial, code.gtin, now.device, now.place, now.region, at, answer.verdict.value)
+        product_story = None
+        if record is None or record.lot is None:
+            proof = None  # no lot root on chain to check the proof against
+        else:
+            product_story = story(self.content_store, record.lot["content_cid"])
         return answer_json(answer, code, url, record, now, proof, product_story)
 
-    def _bottle(self, record: BottleRecord | None, opened: str | None) -> Bottle | None:
+    def _bottle(self, record: BottleRecord | None) -> Bottle | None:
         if record is None or record.lot is None:
             return None  # not issued, or issued but never commissioned on chain: no genuine bottle either way
         destination = record.sites.location(shipped_to(record.stops))
         meant_for = destination if destination and destination["kind"] in ("distributor", "store") else None
-        return Bottle(recalled=bool(record.lot["recalled"]), opened_by=opened,
+        return Bottle(recalled=bool(record.lot["recalled"]), opened_by=record.issued.opened_by,
                       meant_for_region=meant_for["region_code"] if meant_for else None,
                       meant_for=meant_for["name"] if meant_for else None)
 
@@ -328,19 +459,21 @@ class Scanner:
         """
         code = codes.parse_digital_link(url)
         self._check_gtin(code.gtin)
-        issued, opened, _earlier, earlier_total = self._facts(code)
-        if issued is None:
-            return None
+        with self.brand.connect() as brand:
+            issued, _earlier, earlier_total = self._facts(brand, code)
+            if issued is None:
+                return None
+            proof = proof_json(brand, issued, self.chain_id, self.inventory, url)
         with self.mirror.connect() as mirror:
             record = bottle_record(mirror, issued)
-        with self.brand.connect() as brand:
-            proof = proof_json(brand, issued, self.chain_id, self.inventory, url) if record.lot else None
-        body = answer_json(judge(self._bottle(record, opened), [], Scan(0, "")), code, url, record, Scan(0, ""),
+        if record.lot is None:
+            proof = None
+        body = answer_json(judge(self._bottle(record), [], Scan(0, "")), code, url, record, Scan(0, ""),
                            proof, None)
         for key in ("verdict", "reason_code", "reason", "first_scan", "this_scan", "scan_count"):
             body.pop(key)
         body["case"] = issued.case_number
-        body["opened_by"] = opened
+        body["opened_by"] = issued.opened_by
         body["scans"] = earlier_total
         return body
 

@@ -104,5 +104,6 @@ def mirror_checkpoint(engine: Engine) -> int:
     return -1 if block is None else int(block)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async, though it awaits nothing: FastAPI runs a plain function dependency in a worker thread.
     return request.app.state.services

@@ -48,6 +48,7 @@ class Settings(IndexerSettings):
     scan_max_devices: int = Field(3, ge=1, description="more devices than this within the window: suspicious")
     scan_max_places: int = Field(2, ge=1, description="more places than this within the window: suspicious")
     scan_rate_limit: str = Field("30/minute", description="scans one client address may make (slowapi notation)")
+    scan_threads: int = Field(8, ge=1, le=64, description="threads per process that answer scans at once")
     write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
     mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
     ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")
