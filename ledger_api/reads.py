@@ -11,6 +11,7 @@ lists of names, addresses in EIP-55 form, times as the Unix seconds the mirror s
 from __future__ import annotations
 
 import statistics
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum, IntEnum
@@ -35,7 +36,9 @@ from sqlalchemy import (
 
 from indexer.schema import (
     accounts,
+    blocks,
     credits,
+    decommissions,
     discrepancies,
     locations,
     lots,
@@ -51,12 +54,15 @@ from indexer.schema import (
     skus,
     stock_balances,
     stock_in_transit,
+    sync_state,
     transfer_lines,
     transfers,
 )
+from ledger_api import board
 from ledger_api.caller import Caller, Reach
 from ledger_api.vocabulary import (
     BRAND_ORG,
+    Decommission,
     DiscrepancyState,
     OrderState,
     OrgKind,
@@ -556,6 +562,46 @@ def stock_summary(conn: Connection, caller: Caller, *, group_by: str, location: 
     key = held.c[group_by]
     rows = conn.execute(select(key, _sum(held.c.on_hand), _sum(held.c.in_transit)).group_by(key).order_by(key)).all()
     return [{"key": k, "on_hand": on_hand, "in_transit": in_transit} for k, on_hand, in_transit in rows]
+
+
+CHANNEL_KINDS = (int(OrgKind.distributor), int(OrgKind.store))
+
+
+def mirror_time(conn: Connection) -> int:
+    """The time of the newest block the mirror holds: "now" for figures over the ledger's recent past, which
+    a replayed or demo chain keeps apart from the wall clock. The wall clock when the mirror has no block."""
+    at = conn.execute(select(blocks.c.time).where(
+        blocks.c.number == select(sync_state.c.block_number).where(sync_state.c.id == 1).scalar_subquery())).scalar()
+    return int(at) if at is not None else int(time.time())
+
+
+def stock_cover(conn: Connection, caller: Caller, rules: board.CoverRules, *, region: int | None = None,
+                sku: int | None = None, now: int | None = None) -> dict:
+    """Days of cover per region and SKU in the caller's reach (`board.days_of_cover`): what the distributors
+    and stores of each region hold and await, against what they sold in the `rules.window_days` before `now`
+    (default: the mirror's newest block)."""
+    now = mirror_time(conn) if now is None else now
+    since = now - rules.window_days * board.DAY
+    channel = locations.c.kind.in_(CHANNEL_KINDS)
+    filters = _equal([(locations.c.region, region)])
+
+    def cases(table, location, amount, *where) -> list[board.Cases]:
+        query = (select(locations.c.region, table.c.sku, _sum(amount))
+                 .join(locations, locations.c.id == location)
+                 .where(channel, _stock_scope(caller, location), *filters,
+                        *_equal([(table.c.sku, sku)]), *where)
+                 .group_by(locations.c.region, table.c.sku))
+        return [board.Cases(r, k, n) for r, k, n in conn.execute(query)]
+
+    rows = board.days_of_cover(
+        cases(stock_balances, stock_balances.c.location, stock_balances.c.cases),
+        cases(stock_in_transit, stock_in_transit.c.to_location, stock_in_transit.c.cases),
+        cases(decommissions, decommissions.c.location, decommissions.c.cases,
+              decommissions.c.reason == int(Decommission.sold), decommissions.c.time >= since,
+              decommissions.c.time < now),
+        rules)
+    return {"as_of": now, "window_days": rules.window_days, "shortage_days": rules.shortage_days,
+            "surplus_days": rules.surplus_days, "rows": rows}
 
 
 # ---------------------------------------------------------------------------------------------- catalog and lots

@@ -142,6 +142,15 @@ def stock(caller: CurrentCaller, svc: Services = Depends(services), location: in
                            include_in_transit=include_in_transit, limit=limit, offset=offset)
 
 
+@router.get("/analytics/stock-cover", tags=["stock"],
+            summary="Days of cover per region and SKU from sell-through, with shortage and surplus flags")
+def stock_cover(caller: CurrentCaller, svc: Services = Depends(services),
+                region: int | None = Query(None, ge=0, le=2**32 - 1),
+                sku: int | None = Query(None, ge=0, le=2**32 - 1)) -> dict:
+    with svc.engine.connect() as conn:
+        return reads.stock_cover(conn, caller, svc.settings.cover_rules, region=region, sku=sku)
+
+
 @router.get("/stock/summary", tags=["stock"], summary="Stock totals per location, region or SKU")
 def stock_summary(caller: CurrentCaller, svc: Services = Depends(services),
                   group_by: Literal["location", "region", "sku"] = "region", location: int | None = Location(),

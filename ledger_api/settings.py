@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from indexer.contracts import PROJECT_ROOT
 from indexer.settings import Settings as IndexerSettings
+from ledger_api.board import CoverRules
 
 DEVELOPMENT_TOKEN_SECRET = "development-only-token-secret-do-not-deploy"
 DEVELOPMENT_KEYSTORE_PASSWORD = "development-only-keystore-password"
@@ -49,6 +50,14 @@ class Settings(IndexerSettings):
     scan_max_places: int = Field(2, ge=1, description="more places than this within the window: suspicious")
     scan_rate_limit: str = Field("30/minute", description="scans one client address may make (slowapi notation)")
     scan_threads: int = Field(8, ge=1, le=64, description="threads per process that answer scans at once")
+    board_window_days: int = Field(28, ge=1, le=366, description="days of sales a region's daily sell-through "
+                                                                 "is averaged over (days of cover)")
+    board_shortage_days: float = Field(7.0, ge=0, description="less cover than this many days is a shortage")
+    board_surplus_days: float = Field(60.0, gt=0, description="more cover than this many days is a surplus")
+
+    @property
+    def cover_rules(self) -> CoverRules:
+        return CoverRules(self.board_window_days, self.board_shortage_days, self.board_surplus_days)
     write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
     mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
     ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")
