@@ -57,7 +57,7 @@ from web3.middleware import SignAndSendRawMiddlewareBuilder
 from indexer.contracts import load_artifacts, write_deployment
 from indexer.db import migrate, open_database
 from ledger_api.activity import DAY, PURCHASER, Activity, Call, Scale
-from ledger_api.anvil import CHAIN_ID, free_port, start_anvil, stop_anvil
+from ledger_api.anvil import CHAIN_ID, free_port, start_anvil, stop_anvil, stop_process
 from ledger_api.chain import write_keystore
 from ledger_api.rawchain import LedgerCodec, LedgerWriter, Rpc, Signer
 
@@ -164,8 +164,8 @@ def start_services(rpc: Rpc, activity: Activity, folder: Path, args: argparse.Na
     while True:
         for name, process in (("indexer", indexer), ("API", api)):
             if process.poll() is not None:
-                stop(indexer)
-                stop(api)
+                stop_process(indexer, 10)
+                stop_process(api, 10)
                 raise RuntimeError(f"the {name} exited with {process.returncode}; see {folder}/*.log")
         try:
             if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
@@ -173,20 +173,10 @@ def start_services(rpc: Rpc, activity: Activity, folder: Path, args: argparse.Na
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            stop(indexer)
-            stop(api)
+            stop_process(indexer, 10)
+            stop_process(api, 10)
             raise RuntimeError(f"the API was not ready within 120 s; see {folder}/api.log")
         time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -213,8 +203,8 @@ def running_stack(args: argparse.Namespace, folder: Path) -> Iterator[Stack]:
                   flush=True)
             yield Stack(rpc, ledger, url, {"anvil": anvil.pid, "indexer": indexer.pid, "api": api.pid})
         finally:
-            stop(api)
-            stop(indexer)
+            stop_process(api, 10)
+            stop_process(indexer, 10)
     finally:
         stop_anvil(anvil)
 

@@ -53,7 +53,7 @@ from indexer.contracts import load_artifacts, write_deployment  # noqa: E402
 from indexer.db import migrate, open_database  # noqa: E402
 from ledger_api import codes, registry  # noqa: E402
 from ledger_api.activity import DAY, REGION_NAMES, WAREHOUSE_CITIES, Activity, Scale, gln, lot_id  # noqa: E402
-from ledger_api.anvil import CHAIN_ID, free_port, start_anvil, stop_anvil  # noqa: E402
+from ledger_api.anvil import CHAIN_ID, free_port, start_anvil, stop_anvil, stop_process  # noqa: E402
 from ledger_api.rawchain import LedgerCodec, LedgerWriter, Rpc, Signer  # noqa: E402
 from ledger_api.vocabulary import OrgKind  # noqa: E402
 
@@ -498,7 +498,7 @@ def start_api(folder: Path, rpc: Rpc, mirror_url: str, brand_url: str, workers: 
         if api.poll() is not None:
             raise RuntimeError(f"the API exited with {api.returncode}:\n{(folder / 'api.log').read_text()[-3000:]}")
         if time.monotonic() > deadline:
-            stop(api)
+            stop_process(api)
             raise RuntimeError(f"the API was not ready within 120 s; see {folder / 'api.log'}")
         try:
             ready = ready + 1 if httpx.get(f"{url}/ready", timeout=2).status_code == 200 else 0
@@ -506,16 +506,6 @@ def start_api(folder: Path, rpc: Rpc, mirror_url: str, brand_url: str, workers: 
             ready = 0
         time.sleep(0.05)
     return api, url
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def write_scan_list(brand_url: str, d: Dataset, count: int, path: Path) -> None:
@@ -702,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdin.readline()  # Enter, or the end of the input
         finally:
             if api is not None:
-                stop(api)
+                stop_process(api)
             stop_anvil(anvil)
     with psycopg.connect(_plain(brand_url)) as conn:
         verdicts = dict(conn.execute("SELECT verdict, count(*) FROM scans WHERE id > %s GROUP BY verdict",

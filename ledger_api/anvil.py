@@ -5,7 +5,7 @@ it is run directly, since the package's node wrapper adds a process. The node is
 `ledger_api.rawchain.LedgerWriter` needs it: transactions ordered by gas price (the writer sets each block's
 order with it), a block gas limit for hundreds of calls a block, no base fee, 20 accounts, and a genesis
 time of the caller's choosing so blocks can carry a simulation's timestamps. Only the process started here
-is ever stopped here.
+is ever stopped here (`stop_anvil`; `stop_process` stops the other children of benchmarks and tests).
 """
 
 from __future__ import annotations
@@ -84,13 +84,18 @@ def start_anvil(port: int, genesis_time: int, log: Path | None = None, state: Pa
     return process
 
 
-def stop_anvil(process: subprocess.Popen, timeout: float = 300.0) -> None:
-    """Stops an anvil this module started; on SIGINT it writes its state dump first, which takes a while
-    for a large chain."""
+def stop_process(process: subprocess.Popen, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
+    """Asks a child process to stop (`sig`), and kills it if it has not within `timeout` seconds."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sig)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def stop_anvil(process: subprocess.Popen, timeout: float = 300.0) -> None:
+    """Stops an anvil this module started; on SIGINT it writes its state dump first, which takes a while
+    for a large chain."""
+    stop_process(process, timeout, signal.SIGINT)

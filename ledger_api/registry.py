@@ -207,12 +207,6 @@ def scan_total(conn, serial: str) -> int:
     return conn.execute(select(func.count()).select_from(scans).where(scans.c.serial == serial)).scalar()
 
 
-def log_scan(conn, serial: str, gtin: str, device: str, place: str | None, region: str | None, at: int,
-             verdict: str) -> None:
-    conn.execute(insert(scans).values(serial=serial, gtin=gtin, device=device, place=place, region=region, at=at,
-                                      verdict=verdict))
-
-
 @dataclass
 class _Batch:
     rows: list[dict] = field(default_factory=list)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from indexer.schema import lots, shipment_checkpoints, shipment_lines, shipments, skus
+from indexer.schema import lots, shipment_checkpoints, shipment_lines, shipments
 from ledger_api import codes, reads, registry, scanning
 from ledger_api.auth import CurrentCaller
 from ledger_api.caller import Reach
@@ -48,14 +48,14 @@ def _brand_or_auditor(caller) -> None:
 
 def _lot_record(svc: Services, lot: int, case: int) -> dict:
     with svc.engine.connect() as mirror:
-        row = mirror.execute(select(lots, skus.c.gtin, skus.c.name.label("sku_name"))
-                             .join(skus, skus.c.id == lots.c.sku).where(lots.c.id == lot)).mappings().first()
-        if row is None:
+        history = scanning.lot_history(mirror, lot)
+        if history is None:
             raise not_found("lot", str(lot))
+        row = history.lot
         if not 1 <= case <= row["cases"]:
             raise not_found("case", f"{lot}/{case}")
-        stops = case_journey(case, row["cases"], row["commissioned_at"], row["location"],
-                             scanning.movements(mirror, lot), row["tx_hash"])
+        stops = case_journey(case, row["cases"], row["commissioned_at"], row["location"], history.movements,
+                             row["tx_hash"])
         sites = scanning.directory(mirror)
     with svc.brand.connect() as brand:
         serials = registry.case_serials(brand, lot, case)

@@ -459,12 +459,12 @@ class Scanner:
         """
         code = codes.parse_digital_link(url)
         self._check_gtin(code.gtin)
-        with self.brand.connect() as brand:
+        with self._brand_reads.connect() as brand:
             issued, _earlier, earlier_total = self._facts(brand, code)
             if issued is None:
                 return None
             proof = proof_json(brand, issued, self.chain_id, self.inventory, url)
-        with self.mirror.connect() as mirror:
+        with self._mirror_reads.connect() as mirror:
             record = bottle_record(mirror, issued)
         if record.lot is None:
             proof = None

@@ -57,9 +57,9 @@ def test_the_first_opened_mark_stands(brand):
 
 
 def test_the_first_scan_is_kept_when_a_code_has_been_scanned_very_often(brand):
-    with brand.begin() as conn:
-        for at in range(1, 13):
-            registry.log_scan(conn, "S1", "06921234000014", f"d{at}", None, "EAST", at, "genuine")
+    log = registry.ScanLog(brand)
+    for at in range(1, 13):
+        log.append("S1", "06921234000014", f"d{at}", None, "EAST", at, "genuine")
     with brand.connect() as conn:
         rows = registry.earlier_scans(conn, "S1", limit=5)
         assert [r.at for r in rows] == [1, 8, 9, 10, 11, 12] and registry.scan_total(conn, "S1") == 12
