@@ -18,8 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from ledger_api import (__version__, auth, errors, routes_content, routes_epcis, routes_pages, routes_provenance,
-                        routes_reads, routes_scan, routes_writes)
+from ledger_api import (__version__, auth, errors, routes_board, routes_content, routes_epcis, routes_pages,
+                        routes_provenance, routes_reads, routes_scan, routes_writes)
 from ledger_api.chain import Keyring
 from ledger_api.services import Services
 from ledger_api.settings import Settings
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, keyring: Keyring | None = None)
     app.include_router(auth.router)
     app.include_router(routes_writes.router)
     app.include_router(routes_reads.router)
+    app.include_router(routes_board.router)
     app.include_router(routes_scan.router)
     app.include_router(routes_provenance.router)
     app.include_router(routes_content.router)

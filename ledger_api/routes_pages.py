@@ -1,7 +1,9 @@
-"""The consumer's scan page, public and without sign-in: the GS1 Digital Link path printed in every bottle's QR
-code (`/01/{gtin}/10/{lot}/21/{serial}`) and `/scan` answer the same HTML page, which asks `POST /v1/scans`
-for the verdict itself; its scripts, styles and the two vendored browser libraries (jsQR to decode QR codes
-from camera frames, js-sha3 to check the bottle's Merkle proof) are served under `/pages/<version>/`.
+"""The web pages the API serves, and their assets. The consumer's scan page is public and needs no sign-in: the
+GS1 Digital Link path printed in every bottle's QR code (`/01/{gtin}/10/{lot}/21/{serial}`) and `/scan` answer
+the same HTML page, which asks `POST /v1/scans` for the verdict itself. Every page's scripts, styles and the
+vendored browser libraries (jsQR to decode QR codes from camera frames, js-sha3 to check a bottle's Merkle
+proof, ethers to open a keystore and sign in the browser, Chart.js for the board's charts) are served under
+`/pages/<version>/`: the files of `pages/` by their extension, the libraries from `node_modules`.
 
 The version in the asset path is a digest of every asset, so assets are cached for a year and a new release
 is fetched at once; the HTML itself is never cached, since it names the version. The vendored libraries come
@@ -23,10 +25,14 @@ from indexer.contracts import PROJECT_ROOT
 router = APIRouter(tags=["scan page"])
 
 PAGES = Path(__file__).resolve().parent / "pages"
-OWN_ASSETS = {"scan.js": "text/javascript", "i18n.js": "text/javascript", "proof.js": "text/javascript",
-              "camera.js": "text/javascript", "scan.css": "text/css", "icon.svg": "image/svg+xml"}
-VENDORED = {"jsQR.js": ("jsqr", PROJECT_ROOT / "node_modules" / "jsqr" / "dist" / "jsQR.js"),
-            "sha3.js": ("js-sha3", PROJECT_ROOT / "node_modules" / "js-sha3" / "build" / "sha3.min.js")}
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png"}
+# Every file of pages/ with one of these extensions is an asset; the HTML files are templates, served by route.
+OWN_ASSETS = {path.name: ASSET_TYPES[path.suffix] for path in sorted(PAGES.iterdir()) if path.suffix in ASSET_TYPES}
+NODE_MODULES = PROJECT_ROOT / "node_modules"
+VENDORED = {"jsQR.js": ("jsqr", NODE_MODULES / "jsqr" / "dist" / "jsQR.js"),
+            "sha3.js": ("js-sha3", NODE_MODULES / "js-sha3" / "build" / "sha3.min.js"),
+            "ethers.js": ("ethers", NODE_MODULES / "ethers" / "dist" / "ethers.umd.min.js"),
+            "chart.js": ("chart.js", NODE_MODULES / "chart.js" / "dist" / "chart.umd.min.js")}
 
 FOREVER = "public, max-age=31536000, immutable"
 # The page loads nothing from elsewhere; the camera is for this origin only, and the bottle's URL (its serial)
@@ -52,13 +58,14 @@ def asset_version() -> str:
     return digest.hexdigest()[:12]
 
 
-@lru_cache(maxsize=1)
-def _page_html() -> str:
-    return (PAGES / "scan.html").read_text(encoding="utf-8").replace("{{assets}}", f"/pages/{asset_version()}")
+@lru_cache(maxsize=None)
+def page_html(name: str) -> str:
+    """The HTML of `pages/<name>`, its `{{assets}}` pointing at this release's asset path."""
+    return (PAGES / name).read_text(encoding="utf-8").replace("{{assets}}", f"/pages/{asset_version()}")
 
 
 def _page() -> HTMLResponse:
-    return HTMLResponse(_page_html(), headers=PAGE_HEADERS)
+    return HTMLResponse(page_html("scan.html"), headers=PAGE_HEADERS)
 
 
 @router.get("/01/{gtin}/10/{lot}/21/{serial}", response_class=HTMLResponse, include_in_schema=False)
