@@ -430,6 +430,17 @@ class ChainClient:
                     raise
         return await self._conclude(tx_hash, waiting, sender, to, data, timeout)
 
+    async def unsigned(self, sender: str, contract: str, function: str, args: Sequence[Any]) -> dict[str, Any]:
+        """The legacy (EIP-155) transaction `send` would sign for `sender`, for a client that signs it itself:
+        estimated first, so a call the contract refuses raises `ContractError` here, before anything is signed.
+        The nonce is the account's next one as the node counts it, pending transactions included."""
+        to = self.addresses[contract]
+        data = "0x" + self.codec.encode_call(contract, function, args).hex()
+        gas = await self._estimate(sender, to, data)
+        nonce = int(await self.rpc.call("eth_getTransactionCount", sender, "pending"), 16)
+        return {"from": sender, "to": to, "data": data, "gas": gas, "gas_price": self.gas_price, "nonce": nonce,
+                "chain_id": self.chain_id, "value": 0}
+
     async def relay(self, raw: str, caller: str, timeout: float) -> Outcome:
         """Sends a transaction the caller signed itself, after checking it is the caller's, for this chain, and
         addressed to a ledger contract; a call the contract would refuse is refused here, unsent."""

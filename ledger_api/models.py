@@ -149,6 +149,15 @@ class Receipt(Strict):
                                       description="one entry per shipment line, each lot once")
 
 
+class Sale(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"location": 12, "lot": "1461501637330902918203684832716283019655932542976", "cases": 2}]})
+
+    location: Id32 = Field(description="the store's location the cases leave")
+    lot: LotId
+    cases: Cases
+
+
 # ------------------------------------------------------------------------------------------- transfers
 
 
@@ -301,6 +310,26 @@ class Pending(BaseModel):
     tx_hash: str
     status: Literal["pending", "mined"]
     block: int | None = None
+
+
+class UnsignedTransaction(BaseModel):
+    """A write's transaction for the member to sign itself (`X-Ledger-Signing: client`): an EIP-155 legacy
+    transaction, already estimated, so the contract's refusal came back by name before this was answered.
+    Signed, it goes to `POST /v1/transactions/raw`."""
+
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [
+        {"from": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "to": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+         "data": "0x1b2c3d4e", "gas": 187500, "gas_price": 1000000000, "nonce": 12, "chain_id": 31337,
+         "value": 0}]})
+
+    sender: str = Field(alias="from", description="the signed-in account, which must sign")
+    to: str = Field(description="the ledger contract called")
+    data: str = Field(description="the call, ABI-encoded, 0x-hex")
+    gas: int = Field(description="gas limit: the estimate with a margin")
+    gas_price: int = Field(description="wei per gas")
+    nonce: int = Field(description="the account's next nonce, pending transactions counted")
+    chain_id: int
+    value: int = 0
 
 
 class Page(BaseModel):

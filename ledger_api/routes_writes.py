@@ -9,16 +9,23 @@ which `GET /v1/transactions/{hash}` follows up.
 
 Objects a write names are looked up through the caller's read scope first, so a member acting on someone
 else's order gets the same 404 as for an order that does not exist, and no contract error about it.
+
+A member that keeps its key to itself (the member console signs in the browser) sends `X-Ledger-Signing:
+client`: the write runs the same checks and the same gas estimate, so a refusal still comes back by name, and
+then answers `200` with the unsigned transaction instead of signing it. The member signs that and sends it to
+`POST /v1/transactions/raw`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from eth_utils import to_checksum_address
 
 from ledger_api import models, reads
@@ -26,7 +33,7 @@ from ledger_api.auth import CurrentCaller, WritingCaller
 from ledger_api.caller import Caller, Reach
 from ledger_api.chain import KeyNotHeld, Outcome
 from ledger_api.errors import ApiError, not_found
-from ledger_api.models import ErrorBody, Pending, Written
+from ledger_api.models import ErrorBody, Pending, UnsignedTransaction, Written
 from ledger_api.services import Services, services
 from ledger_api.vocabulary import OrgKind, Role, ShipmentKind, Stage
 
@@ -34,7 +41,41 @@ from ledger_api.vocabulary import OrgKind, Role, ShipmentKind, Stage
 ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422, 503)}
 WRITE_RESPONSES = {**ERRORS, 202: {"model": Pending, "description": "sent; not yet mined or mirrored"}}
 
-router = APIRouter(prefix="/v1", responses=WRITE_RESPONSES)
+UNSIGNED = "the unsigned transaction, for `X-Ledger-Signing: client`: sign it, then POST /v1/transactions/raw"
+RELAY = "/v1/transactions/raw"
+
+# Set by every write route's `signing` dependency for its own request, read by `write()`.
+_client_signs: ContextVar[bool] = ContextVar("client_signs", default=False)
+
+
+async def signing(x_ledger_signing: Annotated[Literal["server", "client"], Header(
+        alias="X-Ledger-Signing",
+        description="`client`: answer the unsigned transaction for the caller to sign itself (after the same "
+                    "checks and gas estimate), instead of signing it with a key this API holds")] = "server") -> None:
+    # An async dependency runs in the request's own task, so the endpoint after it sees this value.
+    _client_signs.set(x_ledger_signing == "client")
+
+
+class WriteRoute(APIRoute):
+    """This router's routes. Every POST but the relay sends a contract call through `write()`: it also takes
+    `X-Ledger-Signing`, and its OpenAPI names the unsigned transaction beside its usual answer. (Applied again,
+    as when the router is included in the app, it changes nothing more.)"""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any):
+        if "POST" in (kwargs.get("methods") or ()) and path != RELAY:
+            dependencies = list(kwargs.get("dependencies") or ())
+            if not any(d.dependency is signing for d in dependencies):
+                dependencies.append(Depends(signing))
+            kwargs["dependencies"] = dependencies
+            if kwargs.get("status_code") in (None, 200):  # one answer code, two shapes
+                kwargs["response_model"] = kwargs["response_model"] | UnsignedTransaction
+            else:
+                kwargs["responses"] = {**(kwargs.get("responses") or {}),
+                                       200: {"model": UnsignedTransaction, "description": UNSIGNED}}
+        super().__init__(path, endpoint, **kwargs)
+
+
+router = APIRouter(prefix="/v1", responses=WRITE_RESPONSES, route_class=WriteRoute)
 
 
 def object_id():
@@ -47,7 +88,11 @@ STAGE_ROLE = {Stage.region_manager: Role.region_manager, Stage.sales_director: R
 
 async def write(svc: Services, caller: Caller, contract: str, function: str, args: list,
                 result: Callable[[Any, Outcome], dict | None]) -> Any:
-    """Sends the call as `caller`, then answers with `result(conn, outcome)` read from the mirror."""
+    """Sends the call as `caller`, then answers with `result(conn, outcome)` read from the mirror; or, when the
+    caller signs for itself, answers the unsigned transaction."""
+    if _client_signs.get():
+        unsigned = await svc.chain.unsigned(caller.address, contract, function, args)
+        return JSONResponse(UnsignedTransaction.model_validate(unsigned).model_dump(by_alias=True))
     if not svc.chain.keyring.holds(caller.address):
         raise KeyNotHeld(caller.address)
     outcome = await svc.chain.send(caller.address, contract, function, args, svc.settings.write_timeout)
@@ -177,6 +222,19 @@ async def confirm_receipt(body: models.Receipt, caller: WritingCaller, shipment_
     return await write(svc, caller, "Inventory", "confirmReceipt",
                        [shipment_id, manifest, [counted[lot] for lot, _ in shipped]],
                        lambda conn, o: reads.get_shipment(conn, caller, shipment_id, now=now()))
+
+
+@router.post("/sales", status_code=201, response_model=Written, tags=["stock"],
+             summary="Record cases sold to consumers from a store's stock (store staff)")
+async def record_sale(body: models.Sale, caller: WritingCaller, svc: Services = Depends(services)):
+    await require(svc, "location", body.location, reads.get_location, caller, body.location)
+
+    def left(conn, o: Outcome) -> dict:
+        rows = reads.stock(conn, caller, location=body.location, sku=body.lot >> 160, include_in_transit=False)
+        on_hand = next((r["on_hand"] for r in rows["items"] if r["lot"] == str(body.lot)), 0)
+        return {"location": body.location, "lot": str(body.lot), "sold": body.cases, "on_hand": on_hand}
+
+    return await write(svc, caller, "Inventory", "recordSale", [body.location, body.lot, body.cases], left)
 
 
 # ------------------------------------------------------------------------------------------- transfers
