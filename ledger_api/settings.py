@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, model_validator
 from indexer.contracts import PROJECT_ROOT
 from indexer.settings import Settings as IndexerSettings
 from ledger_api.board import CoverRules
+from ledger_api.health import COMPONENTS, HealthRules
 
 DEVELOPMENT_TOKEN_SECRET = "development-only-token-secret-do-not-deploy"
 DEVELOPMENT_KEYSTORE_PASSWORD = "development-only-keystore-password"
@@ -58,10 +59,35 @@ class Settings(IndexerSettings):
     @property
     def cover_rules(self) -> CoverRules:
         return CoverRules(self.board_window_days, self.board_shortage_days, self.board_surplus_days)
+    board_weeks: int = Field(26, ge=1, le=520, description="weeks the board's weekly cycle times and scans cover, "
+                                                           "and how far back its price alerts go by default")
+    board_health_window_days: int = Field(90, ge=7, le=366, description="days of trade a distributor's health "
+                                                                        "score reads")
+    board_health_orders_per_week: float = Field(1.0, gt=0, description="orders a week that earn a distributor "
+                                                                       "full marks for purchase frequency")
+    board_health_top_share: float = Field(0.2, gt=0, le=1, description="the share of the health ranking marked "
+                                                                       "as its top")
+    board_health_weight_purchase_frequency: float = Field(0.25, ge=0, description="health score weights: relative, "
+                                                                                  "at least one above 0")
+    board_health_weight_fulfilment: float = Field(0.2, ge=0)
+    board_health_weight_receipt_confirmation: float = Field(0.15, ge=0)
+    board_health_weight_payment: float = Field(0.2, ge=0)
+    board_health_weight_sell_through: float = Field(0.2, ge=0)
+
+    @property
+    def health_rules(self) -> HealthRules:
+        weights = {name: getattr(self, f"board_health_weight_{name}") for name in COMPONENTS}
+        return HealthRules(self.board_health_window_days, self.board_health_orders_per_week,
+                           self.board_health_top_share, weights)
     write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
     mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
     ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")
     page_limit: int = Field(500, ge=1, description="the largest page a list endpoint returns")
+
+    @model_validator(mode="after")
+    def _check_health_weights(self) -> "Settings":
+        self.health_rules  # refuses weights that are all 0, at start rather than on the board's first request
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "Settings":
