@@ -1,7 +1,8 @@
 """The web pages the API serves, and their assets. The consumer's scan page is public and needs no sign-in: the
 GS1 Digital Link path printed in every bottle's QR code (`/01/{gtin}/10/{lot}/21/{serial}`) and `/scan` answer
-the same HTML page, which asks `POST /v1/scans` for the verdict itself. Every page's scripts, styles and the
-vendored browser libraries (jsQR to decode QR codes from camera frames, js-sha3 to check a bottle's Merkle
+the same HTML page, which asks `POST /v1/scans` for the verdict itself. `/board`, the brand's fulfilment and
+risk board, draws its charts from the analytics endpoints as the signed-in member. Every page's scripts, styles
+and the vendored browser libraries (jsQR to decode QR codes from camera frames, js-sha3 to check a bottle's Merkle
 proof, ethers to open a keystore and sign in the browser, Chart.js for the board's charts) are served under
 `/pages/<version>/`: the files of `pages/` by their extension, the libraries from `node_modules`.
 
@@ -79,6 +80,24 @@ def bottle_page(gtin: str, lot: str, serial: str) -> HTMLResponse:
 def scan_page() -> HTMLResponse:
     """The page with no code: it offers the camera to scan one."""
     return _page()
+
+
+# The board shows a member's business: no camera, never framed, and its URL (a region) not handed on.
+BOARD_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "frame-ancestors 'none'; form-action 'none'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@router.get("/board", response_class=HTMLResponse, include_in_schema=False)
+def board_page() -> HTMLResponse:
+    """The brand's fulfilment and risk board (regional staff see their region): the page signs in through the
+    console and draws its panels from `/v1/analytics/...` as the member may see them."""
+    return HTMLResponse(page_html("board.html"), headers=BOARD_HEADERS)
 
 
 @router.get("/pages/{version}/{name}", include_in_schema=False)

@@ -1,0 +1,165 @@
+// The board page: with no session it offers the console's sign-in; signed in, it learns who the member is
+// (`/v1/auth/me`), the names of the regions and SKUs it may see, and draws every panel at once, each from its
+// own endpoints, each with its own loading and error state, so one failing endpoint leaves the rest drawn.
+// The brand (and auditors) choose a region or see all; regional staff see their region, which the API
+// enforces and the filter only reflects. When every panel has drawn or failed, `main` gets `data-ready` and
+// `data-ready-ms` (milliseconds since navigation): the figure the board's load time is measured by.
+
+import { api, currentSession, signInUrl } from "./session.js";
+import { h, when } from "./board-util.js";
+import { panels } from "./board-panels.js";
+
+const main = document.getElementById("board");
+const filter = document.querySelector("[data-testid=region-filter]");
+const filterLabel = document.querySelector("[data-testid=region-filter-label]");
+
+/** The error as the API named it: `Name (status)` and its message when it has one. */
+function errorView(path, error) {
+  const name = error.error || error.name || "Error";
+  const detail = error.detail || {};
+  const said = detail.message || detail.problem || (detail.what ? `${detail.what} ${detail.id ?? ""}` : "");
+  return h("div", { class: "error", role: "alert", testid: "panel-error", data: { error: name } },
+    h("strong", {}, error.status ? `${name} (${error.status})` : name),
+    h("span", {}, ` from ${path.split("?")[0]}`), said ? h("p", {}, said) : null);
+}
+
+function shell(panel) {
+  const heading = `panel-${panel.id}-title`;
+  const section = h("section", { class: "panel", testid: `panel-${panel.id}`, "aria-labelledby": heading,
+    "aria-busy": "true", data: { state: "loading" } },
+  h("h2", { id: heading }, panel.title), h("p", { class: "intro" }, panel.intro));
+  for (const part of panel.parts) {
+    part.node = h("div", { class: "part", testid: `part-${part.id}`, data: { state: "loading" } },
+      h("p", { class: "loading", role: "status" }, "Loading…"));
+    section.append(part.node);
+  }
+  return section;
+}
+
+async function drawPart(part, names) {
+  try {
+    const answer = await api(part.path);
+    part.answer = answer;
+    const drawn = part.draw(answer, await names);
+    part.node.replaceChildren(drawn);
+    for (const wrap of part.node.querySelectorAll(".chart")) wrap.draw();
+    part.node.dataset.state = "ready";
+    return answer;
+  } catch (error) {
+    if (!error.status && !(error.error)) console.error(error); // a bug of the page's own, not the API's answer
+    part.node.replaceChildren(errorView(part.path, error));
+    part.node.dataset.state = "error";
+    return null;
+  }
+}
+
+async function drawPanel(panel, section, names) {
+  const states = await Promise.all(panel.parts.map(async (part) => (await drawPart(part, names), part.node.dataset.state)));
+  section.dataset.state = states.includes("error") ? "error" : "ready";
+  section.setAttribute("aria-busy", "false");
+}
+
+// ------------------------------------------------------------------------------------ who and what names
+
+async function loadNames(me) {
+  // Names only decorate the figures: without them a panel still draws, naming regions and SKUs by id.
+  const [orgs, catalog] = await Promise.all([
+    me.reach === "ledger" ? api("/v1/organisations?kind=region").catch(() => []) : [],
+    api("/v1/skus").catch(() => []),
+  ]);
+  // "Shanghai Regional Marketing Centre" reads as "Shanghai" under a bar.
+  const place = (name) => name.replace(/ Regional Marketing Cent(re|er)$/i, "");
+  const regions = new Map(orgs.map((org) => [org.id, place(org.name)]));
+  if (me.org_kind === "region") regions.set(me.org, place(me.org_name));
+  const skus = new Map(catalog.map((s) => [s.id, s.name]));
+  const short = (name) => name.split(/ \d/)[0];
+  return {
+    regions,
+    region: (id) => regions.get(id) ?? `Region #${id}`,
+    /** The region of a row that names it (`region`, `region_name`), shortened like the filter's. */
+    regionOf: (row) => regions.get(row.region) ?? (row.region_name ? place(row.region_name) : `Region #${row.region}`),
+    sku: (id) => skus.get(id) ?? `SKU #${id}`,
+    skuShort: (id) => (skus.has(id) ? short(skus.get(id)) : `#${id}`),
+  };
+}
+
+function regionFromUrl() {
+  const value = new URLSearchParams(location.search).get("region");
+  return value && /^\d+$/.test(value) ? Number(value) : null;
+}
+
+function offerRegions(me, names, chosen) {
+  filter.replaceChildren();
+  if (me.reach === "ledger") {
+    filter.append(h("option", { value: "" }, "All regions"),
+      [...names.regions].map(([id, name]) => h("option", { value: id, selected: id === chosen }, name)));
+    filter.disabled = false;
+  } else if (me.org_kind === "region") {
+    filter.append(h("option", { value: me.org }, names.region(me.org)));
+    filter.disabled = true; // regional staff see their own region: the API answers nothing else
+  } else {
+    return;
+  }
+  filterLabel.hidden = false;
+}
+
+// ------------------------------------------------------------------------------------ the board
+
+async function render(me, names, region) {
+  main.dataset.ready = "false";
+  main.setAttribute("aria-busy", "true");
+  for (const canvas of main.querySelectorAll("canvas")) window.Chart.getChart(canvas)?.destroy();
+  const list = panels(region);
+  const sections = list.map(shell);
+  main.replaceChildren(...sections);
+  const asOf = document.querySelector("[data-testid=as-of]");
+  asOf.textContent = "";
+  await Promise.all(list.map(async (panel, i) => {
+    await drawPanel(panel, sections[i], names);
+    const answered = panel.parts.find((p) => p.answer && p.answer.as_of);
+    if (answered && !asOf.textContent) {
+      asOf.textContent = `ledger as of ${when(answered.answer.as_of)}`;
+      asOf.dataset.asOf = answered.answer.as_of;
+    }
+  }));
+  main.setAttribute("aria-busy", "false");
+  main.dataset.readyMs = String(Math.round(performance.now()));
+  main.dataset.ready = "true";
+}
+
+function signedOut(reason) {
+  main.replaceChildren(h("section", { class: "panel sign-in", testid: "signed-out" },
+    h("h2", {}, "Sign in to see the board"),
+    h("p", {}, reason || "The board shows what your organisation may see of the ledger, so it needs you signed in."),
+    h("a", { class: "button", href: signInUrl("/board" + location.search), testid: "sign-in" }, "Sign in")));
+  main.setAttribute("aria-busy", "false");
+  main.dataset.readyMs = String(Math.round(performance.now()));
+  main.dataset.ready = "true";
+}
+
+async function start() {
+  const session = currentSession();
+  if (!session) return signedOut();
+  let me;
+  const who = api("/v1/auth/me");
+  const names = who.then(loadNames);
+  try {
+    me = await who;
+  } catch (error) {
+    return signedOut(`${error.error || "Error"}: your session is no longer valid; sign in again.`);
+  }
+  document.querySelector("[data-testid=signed-in-as]").textContent = `${me.name} · ${me.org_name}`;
+  const region = me.reach === "ledger" ? regionFromUrl() : null;
+  names.then((known) => offerRegions(me, known, region)).catch(() => {});
+  filter.addEventListener("change", () => {
+    const chosen = filter.value ? Number(filter.value) : null;
+    const url = new URL(location.href);
+    if (chosen) url.searchParams.set("region", chosen);
+    else url.searchParams.delete("region");
+    history.replaceState(null, "", url);
+    render(me, names, chosen);
+  });
+  await render(me, names, region);
+}
+
+start();
