@@ -6,9 +6,48 @@ so figures over a chain that keeps its own time (the demo's) read as they would 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
 
+from fastapi import APIRouter, Depends, Query
+
+from ledger_api import board_figures
+from ledger_api.auth import CurrentCaller
 from ledger_api.models import ErrorBody
+from ledger_api.routes_reads import unix
+from ledger_api.services import Services, services
 
 router = APIRouter(prefix="/v1/analytics", tags=["board"],
                    responses={s: {"model": ErrorBody} for s in (401, 403, 404, 422)})
+
+def Region():  # noqa: N802
+    return Query(None, ge=0, le=2**32 - 1, description="a region organisation's id")
+
+
+@router.get("/cycle-times/weekly",
+            summary="Order cycle time per week: submit → approved → delivered, median and p90 against the targets")
+def weekly_cycle_times(caller: CurrentCaller, svc: Services = Depends(services), region: int | None = Region()) -> dict:
+    with svc.engine.connect() as conn:
+        return board_figures.weekly_cycle_times(conn, caller, weeks=svc.settings.board_weeks, region=region)
+
+
+@router.get("/price-alerts", summary="Price changes beyond the alert threshold, and the revisions that made them")
+def price_alerts(caller: CurrentCaller, svc: Services = Depends(services),
+                 since: datetime | None = Query(None, description="ISO 8601 or Unix seconds; default: the start "
+                                                                  "of the board's weeks (LEDGER_BOARD_WEEKS)")) -> dict:
+    with svc.engine.connect() as conn:
+        return board_figures.price_alerts(conn, caller, since=unix(since), weeks=svc.settings.board_weeks)
+
+
+@router.get("/distributor-health",
+            summary="Distributor health score (0-100) with its formula, components and the top 20% marked")
+def distributor_health(caller: CurrentCaller, svc: Services = Depends(services), region: int | None = Region()) -> dict:
+    with svc.engine.connect() as conn:
+        return board_figures.distributor_health(conn, caller, svc.settings.health_rules, region=region)
+
+
+@router.get("/scans", summary="Consumer scan verdicts by week and region, and the counterfeit, opened and diversion "
+                              "hot spots (the brand, auditors and regional staff)")
+def scans(caller: CurrentCaller, svc: Services = Depends(services), region: int | None = Region()) -> dict:
+    with svc.engine.connect() as mirror, svc.brand.connect() as brand:
+        return board_figures.scan_intelligence(mirror, brand, caller, weeks=svc.settings.board_weeks, region=region)
+
