@@ -120,17 +120,15 @@ def distributor_health(conn: Connection, caller: Caller, rules: health.HealthRul
     `rules.window_days` before `now`, by rank, each with its name and region."""
     now = reads.mirror_time(conn) if now is None else now
     since = now - rules.window_days * board_signals.DAY
+    listed = [organisations.c.kind == int(OrgKind.distributor), _distributor_scope(caller),
+              *reads._equal([(organisations.c.region, region)])]
     region_org = aliased(organisations)
-    listed = conn.execute(
+    names = {d: (name, r, region_name) for d, name, r, region_name in conn.execute(
         select(organisations.c.id, organisations.c.name, organisations.c.region, region_org.c.name)
-        .outerjoin(region_org, region_org.c.id == organisations.c.region)
-        .where(organisations.c.kind == int(OrgKind.distributor), _distributor_scope(caller),
-               *reads._equal([(organisations.c.region, region)]))
-    ).all()
-    names = {d: (name, r, region_name) for d, name, r, region_name in listed}
+        .outerjoin(region_org, region_org.c.id == organisations.c.region).where(*listed))}
     if not names:
         return {"as_of": now, "window_days": rules.window_days, "formula": health.formula(rules), "distributors": []}
-    ids = sorted(names)
+    ids = select(organisations.c.id).where(*listed)  # a subquery: a thousand distributors are no list of literals
     trade: dict[int, dict] = defaultdict(dict)
 
     def collect(query, *fields: str) -> None:
@@ -170,7 +168,7 @@ def distributor_health(conn: Connection, caller: Caller, rules: health.HealthRul
                                   .where(payments.c.distributor.in_(ids), payments.c.time >= since)):
         trade[d]["paid"] = trade[d].get("paid", 0) + amount
 
-    scored = health.distributor_health([health.Trade(d, **trade[d]) for d in ids], rules)
+    scored = health.distributor_health([health.Trade(d, **trade[d]) for d in sorted(names)], rules)
     for row in scored:
         name, region_id, region_name = names[row["distributor"]]
         row.update(name=name, region=region_id, region_name=region_name)
