@@ -10,14 +10,16 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 
-from ledger_api import board_figures
+from ledger_api import board_figures, board_reads
 from ledger_api.auth import CurrentCaller
+from ledger_api.errors import not_found
 from ledger_api.models import ErrorBody
 from ledger_api.routes_reads import unix
 from ledger_api.services import Services, services
 
 router = APIRouter(prefix="/v1/analytics", tags=["board"],
                    responses={s: {"model": ErrorBody} for s in (401, 403, 404, 422)})
+
 
 def Region():  # noqa: N802
     return Query(None, ge=0, le=2**32 - 1, description="a region organisation's id")
@@ -51,3 +53,32 @@ def scans(caller: CurrentCaller, svc: Services = Depends(services), region: int 
     with svc.engine.connect() as mirror, svc.brand.connect() as brand:
         return board_figures.scan_intelligence(mirror, brand, caller, weeks=svc.settings.board_weeks, region=region)
 
+
+@router.get("/delay-warnings",
+            summary="Shipments on the road predicted to miss their ETA, highest risk first, with the warning's backtest")
+def delay_warnings(caller: CurrentCaller, svc: Services = Depends(services),
+                   region: int | None = Query(None, ge=0, le=2**32 - 1,
+                                              description="shipments from or to a site of this region")) -> dict:
+    with svc.engine.connect() as conn:
+        return board_reads.delay_warnings(conn, caller, svc.settings.delay_rules, region=region)
+
+
+@router.get("/transfer-suggestions",
+            summary="Transfers between warehouses that bring short regions to the cover target, best first")
+def transfer_suggestions(caller: CurrentCaller, svc: Services = Depends(services),
+                         region: int | None = Query(None, ge=0, le=2**32 - 1, description="the short region"),
+                         sku: int | None = Query(None, ge=0, le=2**32 - 1)) -> dict:
+    with svc.engine.connect() as conn:
+        return board_reads.transfer_suggestions(conn, caller, svc.settings.cover_rules, svc.settings.sourcing_rules,
+                                                svc.settings.delay_rules, region=region, sku=sku)
+
+
+@router.get("/sourcing", summary="The warehouses that could ship an order, ranked by cover, lead time and cost")
+def order_sourcing(caller: CurrentCaller, svc: Services = Depends(services),
+                   order: int = Query(ge=1, le=2**63 - 1, description="the order's id")) -> dict:
+    with svc.engine.connect() as conn:
+        found = board_reads.order_sourcing(conn, caller, svc.settings.sourcing_rules, svc.settings.delay_rules,
+                                           order)
+    if found is None:
+        raise not_found("order", order)
+    return found

@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr, model_validator
 from indexer.contracts import PROJECT_ROOT
 from indexer.settings import Settings as IndexerSettings
 from ledger_api.board import CoverRules
+from ledger_api.delays import DelayRules
+from ledger_api.sourcing import SourcingRules
 from ledger_api.health import COMPONENTS, HealthRules
 
 DEVELOPMENT_TOKEN_SECRET = "development-only-token-secret-do-not-deploy"
@@ -59,6 +61,34 @@ class Settings(IndexerSettings):
     @property
     def cover_rules(self) -> CoverRules:
         return CoverRules(self.board_window_days, self.board_shortage_days, self.board_surplus_days)
+    board_delay_min_history: int = Field(3, ge=1, description="fewer comparable deliveries than this predict no "
+                                                              "delay")
+    board_delay_history: int = Field(50, ge=1, description="the most recent comparable deliveries a delay "
+                                                           "prediction learns from")
+    board_delay_lookback_days: int = Field(90, ge=1, le=3_660, description="days of deliveries behind delay "
+                                                                           "predictions, lead times and the backtest")
+    board_target_cover_days: float = Field(30.0, gt=0, description="the cover a transfer suggestion brings a short "
+                                                                   "region up to")
+    board_shipment_yuan: float = Field(200.0, ge=0, description="sourcing cost model: the fixed charge of a shipment")
+    board_handling_yuan_per_case: float = Field(5.0, ge=0, description="sourcing cost model: handling per case")
+    board_freight_yuan_per_case_hour: float = Field(0.5, ge=0, description="sourcing cost model: freight per case "
+                                                                           "and hour on the road")
+    board_default_lead_hours: float = Field(72.0, gt=0, description="lead time assumed for a warehouse with no "
+                                                                    "delivery in the ledger yet")
+    board_weight_cover: float = Field(0.6, ge=0, description="sourcing score weights: relative")
+    board_weight_lead_time: float = Field(0.25, ge=0)
+    board_weight_cost: float = Field(0.15, ge=0)
+
+    @property
+    def delay_rules(self) -> DelayRules:
+        return DelayRules(self.board_delay_min_history, self.board_delay_history, self.board_delay_lookback_days)
+
+    @property
+    def sourcing_rules(self) -> SourcingRules:
+        return SourcingRules(self.board_target_cover_days, self.board_shipment_yuan,
+                             self.board_handling_yuan_per_case, self.board_freight_yuan_per_case_hour,
+                             self.board_default_lead_hours, self.board_weight_cover, self.board_weight_lead_time,
+                             self.board_weight_cost)
     board_weeks: int = Field(26, ge=1, le=520, description="weeks the board's weekly cycle times and scans cover, "
                                                            "and how far back its price alerts go by default")
     board_health_window_days: int = Field(90, ge=7, le=366, description="days of trade a distributor's health "
