@@ -100,6 +100,13 @@ def board_page() -> HTMLResponse:
     return HTMLResponse(page_html("board.html"), headers=BOARD_HEADERS)
 
 
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+def console_page() -> HTMLResponse:
+    """The member console: sign-in with a keystore opened in the browser or a browser wallet, then the pages of
+    the member's roles; every transaction is signed in the browser and relayed (`X-Ledger-Signing: client`)."""
+    return HTMLResponse(page_html("console.html"), headers={**PAGE_HEADERS, "Permissions-Policy": "camera=()"})
+
+
 @router.get("/pages/{version}/{name}", include_in_schema=False)
 def asset(version: str, name: str) -> Response:
     # A page rendered before a release may ask for an old version: it gets today's asset, but not for a year.
