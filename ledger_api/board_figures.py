@@ -13,9 +13,11 @@ region (the scan log names a region by its organisation's code), and other membe
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+import weakref
+from collections import Counter, defaultdict
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, false, func, select, true
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from indexer import schema
@@ -200,21 +202,68 @@ def _scan_labels(conn: Connection, caller: Caller, region: int | None) -> list[s
     return [] if code is None else [code]
 
 
+class ScanTallies:
+    """The scan log counted per week, region, city and verdict, kept by the process and brought up to date on each
+    read: the log only grows, by ascending ids, so a read counts the scans logged since the last one rather than
+    the log's whole window again (tens of millions of scans a year). The newest `margin` ids are counted afresh
+    on every read and never kept, because on PostgreSQL a concurrent writer may commit a lower id after a higher
+    one; weeks that fall out of the board's window are dropped."""
+
+    def __init__(self, margin: int = 10_000):
+        self.margin = margin
+        self._lock = threading.Lock()
+        self._settled: Counter = Counter()  # (week, region, city, verdict) -> scans, of ids up to `_settled_id`
+        self._settled_id = -1  # -1: nothing counted yet
+        self._start = 0  # the first week counted
+
+    @staticmethod
+    def _count(conn: Connection, *where) -> Counter:
+        scans = registry.scans
+        week = (scans.c.at + board_signals.EPOCH_TO_MONDAY) // WEEK
+        rows = conn.execute(select(week, scans.c.region, scans.c.place, scans.c.verdict, func.count())
+                            .where(*where).group_by(week, scans.c.region, scans.c.place, scans.c.verdict))
+        return Counter({(int(w) * WEEK - board_signals.EPOCH_TO_MONDAY, region, city, verdict): n
+                        for w, region, city, verdict, n in rows})
+
+    def read(self, conn: Connection, start: int) -> Counter:
+        """The tallies of every scan at or after `start` (a week's start)."""
+        scans = registry.scans
+        with self._lock:
+            newest = conn.execute(select(func.max(scans.c.id))).scalar() or 0
+            settle_to = max(0, newest - self.margin)
+            if self._settled_id < 0 or start < self._start:
+                self._settled = self._count(conn, scans.c.at >= start, scans.c.id <= settle_to)
+            elif settle_to > self._settled_id:
+                self._settled.update(self._count(conn, scans.c.at >= start, scans.c.id > self._settled_id,
+                                                 scans.c.id <= settle_to))
+            if self._settled_id >= 0 and start > self._start:
+                for key in [k for k in self._settled if k[0] < start]:
+                    del self._settled[key]
+            self._settled_id, self._start = max(self._settled_id, settle_to), start
+            return self._settled + self._count(conn, scans.c.at >= start, scans.c.id > self._settled_id)
+
+
+_TALLIES: weakref.WeakKeyDictionary[Engine, ScanTallies] = weakref.WeakKeyDictionary()
+
+
+def scan_tallies(brand: Engine) -> ScanTallies:
+    """The process's tallies of one registry's scan log."""
+    return _TALLIES.setdefault(brand, ScanTallies())
+
+
 def scan_intelligence(mirror: Connection, brand: Connection, caller: Caller, *, weeks: int,
-                      region: int | None = None, now: int | None = None) -> dict:
+                      region: int | None = None, now: int | None = None, tallies: ScanTallies | None = None) -> dict:
     """`board_signals.scan_intelligence` over the scans the caller may see from the start of the board's `weeks`
-    weeks on. Counted by the database, week by week and place by place: the log holds tens of millions of scans
-    a year."""
+    weeks on, from the process's tallies of the log (`tallies`, default those of `brand`'s engine)."""
     now = reads.mirror_time(mirror) if now is None else now
     labels = _scan_labels(mirror, caller, region)
-    scans = registry.scans
-    where = [scans.c.at >= window_start(now, weeks)]
-    if labels is not None:
-        where.append(scans.c.region.in_(labels) if labels else false())
-    week = ((scans.c.at + board_signals.EPOCH_TO_MONDAY) // WEEK).cast(BigInteger)
-    by_week = [WeekTally(int(w) * WEEK - board_signals.EPOCH_TO_MONDAY, verdict, n) for w, verdict, n in brand.execute(
-        select(week, scans.c.verdict, func.count()).where(*where).group_by(week, scans.c.verdict))]
-    by_place = [PlaceTally(label, city, verdict, n) for label, city, verdict, n in brand.execute(
-        select(scans.c.region, scans.c.place, scans.c.verdict, func.count()).where(*where)
-        .group_by(scans.c.region, scans.c.place, scans.c.verdict))]
-    return {"as_of": now, **board_signals.scan_intelligence(by_week, by_place, now)}
+    counted = (tallies or scan_tallies(brand.engine)).read(brand, window_start(now, weeks))
+    by_week: Counter = Counter()
+    by_place: Counter = Counter()
+    for (week, label, city, verdict), n in counted.items():
+        if labels is None or label in labels:
+            by_week[(week, verdict)] += n
+            by_place[(label, city, verdict)] += n
+    return {"as_of": now, **board_signals.scan_intelligence(
+        [WeekTally(week, verdict, n) for (week, verdict), n in by_week.items()],
+        [PlaceTally(label, city, verdict, n) for (label, city, verdict), n in by_place.items()], now)}

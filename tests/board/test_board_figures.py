@@ -17,7 +17,7 @@ from ledger_api.errors import ApiError
 from ledger_api.health import HealthRules
 from ledger_api.vocabulary import OrderState, OrgKind, Role, ShipmentKind, ShipmentState
 
-HOUR, DAY = 3_600, 86_400
+HOUR, DAY, WEEK = 3_600, 86_400, 7 * 86_400
 MONDAY = 1_780_272_000  # 2026-06-01 00:00 UTC, a Monday
 W2, W3 = MONDAY + 7 * DAY, MONDAY + 14 * DAY
 NOW = W3 + DAY + 12 * HOUR  # the mirror's newest block: Tuesday of the third week
@@ -301,3 +301,32 @@ def test_members_outside_the_brand_and_its_regions_may_not_read_the_scan_log(mir
     with pytest.raises(ApiError) as refused:
         scan_figures(mirror, scan_log, caller)
     assert (refused.value.status, refused.value.error) == (403, "ScansOutOfReach")
+
+
+def log_scans(engine, *rows) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(registry.scans), [
+            {"serial": "S", "gtin": "0", "device": "d", "place": city, "region": region, "at": at, "verdict": verdict}
+            for region, city, verdict, at in rows])
+
+
+@pytest.mark.parametrize("margin", [0, 1, 10_000])
+def test_the_kept_tallies_take_in_every_scan_logged_since_the_last_read(mirror, scan_log, margin):
+    tallies = board_figures.ScanTallies(margin)
+
+    def read(now=NOW):
+        with mirror.connect() as conn, scan_log.connect() as brand:
+            return board_figures.scan_intelligence(conn, brand, BRAND, weeks=WEEKS, now=now, tallies=tallies)
+
+    read()
+    log_scans(scan_log, ("EAST", "Hangzhou", "opened", NOW), ("EAST", "Hangzhou", "genuine", MONDAY + DAY))
+    answer = read()
+    assert [w["counts"] for w in answer["weeks"]] == [{**ZERO, "genuine": 5, "unknown": 1}, ZERO,
+                                                      {**ZERO, "diverted": 2, "opened": 1}]
+    with mirror.connect() as conn, scan_log.connect() as brand:  # counted afresh from the whole log
+        assert answer == board_figures.scan_intelligence(conn, brand, BRAND, weeks=WEEKS, now=NOW,
+                                                         tallies=board_figures.ScanTallies(margin))
+    # 24 weeks on, the board's 26 weeks begin with the second: the first week's scans drop out.
+    later = read(NOW + 24 * WEEK)
+    assert (later["weeks"][0]["week_start"], len(later["weeks"])) == (W3, 25)
+    assert sum(r["total"] for r in later["regions"]) == 3
