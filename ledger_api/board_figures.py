@@ -49,7 +49,7 @@ def window_start(now: int, weeks: int) -> int:
     return board_signals.week_of(now) - (weeks - 1) * WEEK
 
 
-def _count(condition: ColumnElement[bool]):
+def _number_where(condition: ColumnElement[bool]):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -146,8 +146,8 @@ def distributor_health(conn: Connection, caller: Caller, rules: health.HealthRul
             "cases_ordered", "cases_dispatched")
 
     receiver = locations.c.org
-    collect(select(receiver, _count(shipments.c.state == int(ShipmentState.received)),
-                   _count(and_(shipments.c.state == int(ShipmentState.in_transit), shipments.c.eta < now)))
+    collect(select(receiver, _number_where(shipments.c.state == int(ShipmentState.received)),
+                   _number_where(and_(shipments.c.state == int(ShipmentState.in_transit), shipments.c.eta < now)))
             .join(locations, locations.c.id == shipments.c.to_location)
             .where(receiver.in_(ids), shipments.c.dispatched_at >= since).group_by(receiver),
             "shipments_confirmed", "shipments_unconfirmed")

@@ -99,7 +99,8 @@ def weekly_cycle_times(orders: Iterable[OrderTimes], now: int) -> list[dict]:
         by_week[week_of(order.submitted_at)].append(order)
     if not by_week:
         return []
-    return [_week_of_orders(week, by_week.get(week, []), now) for week in week_span(min(by_week), max(max(by_week), now))]
+    weeks = week_span(min(by_week), max(max(by_week), now))
+    return [_week_of_orders(week, by_week.get(week, []), now) for week in weeks]
 
 
 # ---------------------------------------------------------------------------------------------- price alerts

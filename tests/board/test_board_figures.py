@@ -44,7 +44,8 @@ def mirror(database_url):
                 (STORE, OrgKind.store, EAST, 1, "West Lake store", "WL")):
             conn.execute(insert(organisations).values(id=org, kind=int(kind), parent=region, region=region,
                                                       price_tier=tier, name=name, code=code, registered_at=0))
-        for loc, org, region, kind in ((WAREHOUSE, 50, 0, OrgKind.warehouse), (BUSY_SITE, BUSY, EAST, OrgKind.distributor),
+        for loc, org, region, kind in ((WAREHOUSE, 50, 0, OrgKind.warehouse),
+                                       (BUSY_SITE, BUSY, EAST, OrgKind.distributor),
                                        (IDLE_SITE, IDLE, EAST, OrgKind.distributor),
                                        (STORE_SITE, STORE, EAST, OrgKind.store),
                                        (NORTH_SITE, NORTHERN, NORTH, OrgKind.distributor)):
