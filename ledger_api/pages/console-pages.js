@@ -169,12 +169,13 @@ const approvals = {
   id: "approvals",
   title: "Approvals",
   async draw(ctx) {
+    const known = await names();
     const queue = h("div", { testid: "approval-queue" });
     const results = h("div", { class: "results" });
     const act = (order, verb, body) => ctx.run(results, `${verb === "approve" ? "Approve" : "Reject"} order #${order.id}`,
       `/v1/orders/${order.id}/${verb}`, body, async () => {
         refresh();
-        return orderView(await api(`/v1/orders/${order.id}`));
+        return orderView(await api(`/v1/orders/${order.id}`), known);
       });
     const refresh = () => fill(queue, async () => {
       const page = await api("/v1/orders?pending_for_me=true&limit=100");
@@ -417,8 +418,8 @@ function provenanceView(answer) {
     order ? orderView(order) : null,
     answer.shipments.length ? table(["Shipment", "Route", "Carrier", "Dispatched", "Received", "Shortfall", "Checkpoints", "Transaction"],
       answer.shipments.map((s) => h("tr", { testid: "provenance-shipment" },
-        h("td", {}, `#${s.id}`), h("td", {}, `${s.from_location?.name ?? s.from_location} → ${s.to_location?.name ?? s.to_location}`),
-        h("td", {}, String(s.carrier?.name ?? s.carrier)), h("td", {}, s.dispatched_at || "—"), h("td", {}, s.received_at || "in transit"),
+        h("td", {}, `#${s.id}`), h("td", {}, `location ${s.from_location} → location ${s.to_location}`),
+        h("td", {}, `carrier ${s.carrier}`), h("td", {}, s.dispatched_at || "—"), h("td", {}, s.received_at || "in transit"),
         h("td", {}, String(s.shortfall ?? "—")), h("td", {}, String((s.checkpoints || []).length)),
         h("td", {}, h("code", { title: s.tx_hash }, short(s.tx_hash))))), "provenance-shipments")
       : h("p", {}, "No shipment has carried it yet."));

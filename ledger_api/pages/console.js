@@ -115,6 +115,7 @@ async function run(holder, title, path, body, after) {
     if (!error.error && !error.status) console.error(error);
     card.step(error.error === "TransactionFailed" ? "failed" : "refused");
     card.show(errorView(error, "tx-error"));
+    if (error.status === 401) signInView("Your session has ended: sign in again."); // session.js has ended it
   }
 }
 

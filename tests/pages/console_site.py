@@ -1,7 +1,9 @@
 """The member console's site for its browser tests: a fresh anvil with the small test network and its activity,
 the indexer following it, `ledger-api serve` in its own process on a real port, and every member's keystore
-file (the ones a member exports and opens in the console). The chain's clock is moved to now, so orders
-placed in the tests have live approval clocks and shipments' ETAs lie ahead.
+file (the ones a member exports and opens in the console). The API holds no member's key, as a member's own
+deployment would not: whatever the console does, it signs in the browser, and the tests' own writes are
+signed here. The chain's clock is moved to now, so orders placed in the tests have live approval clocks and
+shipments' ETAs lie ahead.
 
 `ConsoleSite` also drives the console like a member: `sign_in_with_keystore(page, label)`, and
 `browser_wallet(page, label)`, which injects an EIP-1193 provider backed by ethers and the member's key (a
@@ -18,6 +20,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from eth_account import Account
 from eth_utils import to_checksum_address
 from playwright.sync_api import Page, expect
 
@@ -57,10 +60,20 @@ class ConsoleSite:
         return httpx.get(self.base_url + path, params=params, headers=self.headers(label), timeout=30
                          ).raise_for_status().json()
 
-    def post(self, label: str, path: str, body: dict) -> dict:
-        answer = httpx.post(self.base_url + path, json=body, headers=self.headers(label), timeout=30)
-        assert answer.status_code in (200, 201), answer.text
-        return answer.json()
+    def send(self, label: str, path: str, body: dict) -> str:
+        """Writes as `label`, signing here (the API holds no key): answers the transaction hash once mirrored."""
+        headers = self.headers(label)
+        unsigned = httpx.post(self.base_url + path, json=body, headers={**headers, "X-Ledger-Signing": "client"},
+                              timeout=30)
+        assert unsigned.status_code == 200, unsigned.text
+        tx = unsigned.json()
+        raw = Account.sign_transaction({
+            "to": tx["to"], "data": tx["data"], "gas": tx["gas"], "gasPrice": tx["gas_price"], "nonce": tx["nonce"],
+            "chainId": tx["chain_id"], "value": tx["value"]}, self.member(label).key).raw_transaction
+        answer = httpx.post(self.base_url + "/v1/transactions/raw", json={"raw": "0x" + raw.hex()}, headers=headers,
+                            timeout=30)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["tx_hash"]
 
     def open_console(self, page: Page, query: str = "") -> int:
         """Opens the console and waits for its first view; answers (and records) its load time."""
@@ -144,7 +157,8 @@ def console_site(tmp_path_factory) -> Iterator[ConsoleSite]:
             # The activity ran on June 2026's clock; the console's members act now.
             rpc.call("evm_setNextBlockTimestamp", hex(int(time.time())))
             rpc.call("evm_mine")
-            env = _environment(settings, f"sqlite:///{folder / 'brand.sqlite3'}", port)
+            env = {**_environment(settings, f"sqlite:///{folder / 'brand.sqlite3'}", port),
+                   "LEDGER_KEYSTORE_DIR": str(folder / "the-api-holds-no-member-keys")}
             api = _serve(env, base_url, folder / "api.log")
             try:
                 yield ConsoleSite(base_url, ledger, rpc, settings.keystore_dir, folder, [])
