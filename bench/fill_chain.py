@@ -4,7 +4,7 @@
 dumped to and loaded from `.data/bench/<network>.state.json`), deploys the ledger with
 `ledger_api.rawchain`, writes `deployments/<network>.json`, and plays `ledger_api.activity` (onboarding,
 then months of orders, shipments, transfers, sales, prices and anchors) round by round, one block per
-round, until at least `--events` events were emitted. It prints progress and the totals, and writes them
+round, until at least `--events` events were emitted (`ledger_api.filling`, shared with the demo). It prints progress and the totals, and writes them
 to `bench/results/fill_chain.json`. A second run finds the deployment live and the events on the loaded
 chain and does nothing more, so the indexer benchmark can start from the filled chain at once;
 `--keep-running` leaves the chain serving until Ctrl-C. Network members use keys derived from `--seed`,
@@ -24,89 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from indexer.contracts import load_artifacts, load_deployment  # noqa: E402
+from indexer.contracts import load_artifacts  # noqa: E402
 from ledger_api.activity import DAY, Activity, Scale  # noqa: E402
 from ledger_api.anvil import CHAIN_ID, AnvilError, free_port, start_anvil, stop_anvil  # noqa: E402
-from ledger_api.rawchain import (  # noqa: E402
-    LEDGER_CONTRACTS, LedgerCodec, LedgerWriter, Rpc, Signer, has_code, write_ledger_deployment,
-)
+from ledger_api.filling import already_filled, fill  # noqa: E402
+from ledger_api.rawchain import LedgerCodec, LedgerWriter, Rpc, Signer  # noqa: E402
 
 DATA = ROOT / ".data" / "bench"
 RESULTS = ROOT / "bench" / "results"
-LOG_CHUNK_BLOCKS = 500
-
-
-def count_ledger_events(rpc: Rpc, addresses: list[str], start_block: int) -> int:
-    """Every log the ledger's contracts emitted since deployment, counted in block ranges."""
-    latest = int(rpc.call("eth_blockNumber"), 16)
-    total = 0
-    for low in range(start_block, latest + 1, LOG_CHUNK_BLOCKS):
-        high = min(low + LOG_CHUNK_BLOCKS - 1, latest)
-        total += len(rpc.call("eth_getLogs", {"fromBlock": hex(low), "toBlock": hex(high), "address": addresses}))
-    return total
-
-
-def already_filled(rpc: Rpc, network: str, target: int) -> int | None:
-    """The number of ledger events on the chain if it already holds a live deployment with `target` of them."""
-    try:
-        deployment = load_deployment(network)
-    except FileNotFoundError:
-        return None
-    addresses = [deployment.address(name) for name in LEDGER_CONTRACTS]
-    if deployment.chain_id != int(rpc.call("eth_chainId"), 16) or not has_code(rpc, addresses):
-        return None
-    events = count_ledger_events(rpc, addresses, deployment.start_block)
-    return events if events >= target else None
-
-
-def fill(rpc: Rpc, activity: Activity, network: str, impersonate: bool = False, progress_every: float = 2.0) -> dict:
-    """Deploys the ledger and writes the activity's rounds until its target; returns the measurements."""
-    codec = LedgerCodec(load_artifacts())
-    net = activity.network
-    writer = LedgerWriter(rpc, codec, Signer(net.keys, int(rpc.call("eth_chainId"), 16)), impersonate=impersonate)
-    began = time.perf_counter()
-    writer.prepare()
-    deployed = writer.deploy_ledger(net.admin, net.brand_name)
-    path = write_ledger_deployment(deployed, network, codec)
-    print(f"fill: deployed the ledger in block {deployed.start_block}, wrote {path}")
-    target = activity.scale.target_events
-    last_report = time.perf_counter()
-    generating = 0.0
-    rounds = iter(activity.rounds())
-    while True:
-        t0 = time.perf_counter()
-        try:
-            next_round = next(rounds)
-        except StopIteration:
-            break
-        generating += time.perf_counter() - t0
-        writer.execute_round(next_round.timestamp, next_round.calls)
-        now = time.perf_counter()
-        if now - last_report >= progress_every:
-            last_report = now
-            _progress(writer, target, now - began, next_round.timestamp - activity.scale.start_time)
-    totals = writer.flush()
-    writer.close()
-    elapsed = time.perf_counter() - began
-    _progress(writer, target, elapsed, 0, final=True)
-    if totals.events != activity.planned:
-        raise RuntimeError(f"events on chain differ from the plan: {(totals.events - activity.planned)} more, "
-                           f"{(activity.planned - totals.events)} fewer")
-    return {
-        "network": network,
-        "signing": "impersonated (unsigned)" if impersonate else f"local ({_ecc_backend()})",
-        "deployment_block": deployed.start_block,
-        "events": totals.event_count,
-        "transactions": totals.transactions,
-        "blocks": totals.blocks,
-        "seconds": round(elapsed, 2),
-        "seconds_generating": round(generating, 2),
-        "seconds_writing": round(totals.seconds, 2),
-        "tx_per_second": round(totals.transactions / elapsed, 1),
-        "events_per_second": round(totals.event_count / elapsed, 1),
-        "simulated_days": round((next_round.timestamp - activity.scale.start_time) / DAY, 1),
-        "events_by_type": dict(totals.events.most_common()),
-    }
 
 
 def measure_baseline(port: int, seed: int, scale: Scale, calls: int, impersonate: bool) -> dict:
@@ -142,24 +67,6 @@ def measure_baseline(port: int, seed: int, scale: Scale, calls: int, impersonate
                 "tx_per_second": round(sent / elapsed, 1), "events_per_second": round(events / elapsed, 1)}
     finally:
         stop_anvil(process)
-
-
-def _ecc_backend() -> str:
-    """eth-keys signs with coincurve (libsecp256k1) when it is installed, else in pure Python, ~15x slower."""
-    from eth_keys.backends import get_backend
-
-    return type(get_backend()).__name__
-
-
-def _progress(writer: LedgerWriter, target: int, elapsed: float, simulated: int, final: bool = False) -> None:
-    events = writer.totals.event_count
-    rate = events / elapsed if elapsed else 0.0
-    eta = (target - events) / rate if rate and events < target else 0.0
-    line = (f"fill: {events:>9,} / {target:,} events  {writer.totals.transactions:>8,} tx  "
-            f"{writer.totals.blocks:>6,} blocks  {rate:>7,.0f} events/s  "
-            f"{writer.totals.transactions / elapsed if elapsed else 0:>6,.0f} tx/s  ")
-    line += f"{elapsed:.0f} s in total" if final else f"day {simulated / DAY:5.1f}  ETA {eta:4.0f} s"
-    print(line, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fill: generating the network (seed {args.seed}) ...", flush=True)
             activity = Activity(args.seed, scale)
             result = fill(rpc, activity, args.network, args.impersonate)
+            del result["addresses"], result["last_block"]  # in deployments/<network>.json already
             result["scale"] = asdict(scale)
             result["seed"] = args.seed
             if args.baseline_calls:

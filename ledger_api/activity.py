@@ -13,7 +13,9 @@ threshold), payments, write-offs and daily anchors of the consumer-scan and open
 its own model of stock, orders, credit and the contracts' sequential counters, so every call is valid in
 the order given and every id it names is the one the chain will assign. Each call lists the events it
 will emit, so a run can be checked event type by event type. It stops at the end of the
-round in which the planned events reach the target, with some orders still under way, as on any real day.
+round in which the planned events reach the target (or, given an end time, at the last round before it), with
+some orders still under way, as on any real day. Subclasses shape a scenario through the hooks `_order_skus`,
+`_place_order`, `_deliver_to_stores` and `_plan_sales`.
 A lot's Merkle root is a real StandardMerkleTree, over the bottles of its first case only (a whole lot
 would cost seconds per lot). Pure: no chain, no files, no clock; the same seed and scale give the same calls.
 """
@@ -26,7 +28,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 from eth_keys import keys
 from eth_utils import keccak
@@ -87,9 +89,11 @@ class Scale:
     skus: int = 60
     carriers: int = 4
     target_events: int = 200_000
-    days: int = 120  # the span the order rate is set for; the run stops at target_events either way
+    days: int = 120  # the span the order rate is set for
     start_time: int = START_2026_06_01
     round_seconds: int = HOUR  # simulated time per round (per block)
+    # With an end time the run stops at the last round before it, whatever the events; without, at target_events.
+    end_time: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.regions <= len(REGION_NAMES):
@@ -102,6 +106,8 @@ class Scale:
             raise ValueError("distributors, stores, SKUs and days must each be at least 1")
         if self.round_seconds < 60:
             raise ValueError("a round must span at least a minute")
+        if self.end_time is not None and self.end_time <= self.start_time + self.round_seconds:
+            raise ValueError("the end time must come after the start time and the first round")
 
 
 @dataclass(frozen=True)
@@ -362,15 +368,22 @@ class _Shipment:
     carrier: int
     lots: list[int]
     cases: list[int]
-    received: bool = False
+    dispatched_at: int = 0
+    eta: int = 0
+    received_at: int | None = None
+
+    @property
+    def received(self) -> bool:
+        return self.received_at is not None
 
 
 class Activity:
     """The network and its activity for one seed and scale; `rounds()` yields the calls block by block."""
 
-    def __init__(self, seed: int, scale: Scale = Scale(), bottle_codes: bool = False) -> None:
-        """`bottle_codes`: issue every lot real bottle codes (kept in `lot_codes` by lot id, for the brand's
-        registry) and commit the lot to their Merkle root; otherwise a lot's root covers its first case only."""
+    def __init__(self, seed: int, scale: Scale = Scale(), bottle_codes: bool | Collection[int] = False) -> None:
+        """`bottle_codes`: issue every lot (True), or the lots of the SKUs given, real bottle codes (kept in
+        `lot_codes` by lot id, for the brand's registry) and commit the lot to their Merkle root; any other lot's
+        root covers its first case only."""
         self.seed = seed
         self.scale = scale
         self.network = build_network(seed, scale)
@@ -394,6 +407,7 @@ class Activity:
         self._now = scale.start_time
         self._lot_seq = 0
         self.lot_codes: dict | None = {} if bottle_codes else None
+        self._coded_skus = None if isinstance(bottle_codes, bool) else frozenset(bottle_codes)
         # Serials come from a generator of their own, so issuing codes leaves the activity itself unchanged.
         self._codes_rng = random.Random(f"codes/{seed}")
         self.distributor_of = {p.id: p.org for p in self.network.places if p.kind == DISTRIBUTOR}
@@ -410,7 +424,7 @@ class Activity:
         self._schedule(0, self._daily)
         self._schedule(0, self._price_revision)
         t = self.scale.start_time
-        while sum(self.planned.values()) < self.scale.target_events:
+        while self._continues(t + self.scale.round_seconds):
             t += self.scale.round_seconds
             self._now = t
             self._new_orders()
@@ -418,6 +432,11 @@ class Activity:
                 _, _, action, args = heapq.heappop(self._queue)
                 action(*args)
             yield self._flush(t)
+
+    def _continues(self, next_round: int) -> bool:
+        if self.scale.end_time is not None:
+            return next_round < self.scale.end_time
+        return sum(self.planned.values()) < self.scale.target_events
 
     def _flush(self, timestamp: int) -> Round:
         calls, self._calls = tuple(self._calls), []
@@ -590,7 +609,7 @@ class Activity:
         number = f"B{day}{self._lot_seq:06d}"
         product = self.network.products[sku - 1]
         per_case = product.bottles_per_case
-        if self.lot_codes is not None:
+        if self.lot_codes is not None and (self._coded_skus is None or sku in self._coded_skus):
             from ledger_api.codes import LotCodes, new_serials  # codes uses this module's GS1 helpers
 
             codes = LotCodes.build(f"{product.gtin:014d}", number, per_case, cases,
@@ -630,12 +649,22 @@ class Activity:
     # -- orders
 
     def _submit_order(self, deliver_to: int) -> None:
-        distributor = self.distributor_of[deliver_to]
-        tier = self.tier_of[distributor]
         count = self.rng.choices((1, 2, 3, 4, 5), weights=(30, 25, 20, 15, 10))[0]
-        skus = sorted(self.rng.sample(range(1, len(self.network.products) + 1), count))
+        skus = self._order_skus(deliver_to, count)
         urgent = self.rng.random() < (0.25 if self._season() > 2 else 0.08)
         cases = [self.rng.choice((5, 10, 10, 20, 20, 30, 50, 80, 120)) for _ in skus]
+        self._place_order(deliver_to, skus, cases, urgent)
+
+    def _order_skus(self, deliver_to: int, count: int) -> list[int]:
+        """The SKUs of a new order's lines, ascending."""
+        return sorted(self.rng.sample(range(1, len(self.network.products) + 1), count))
+
+    def _place_order(self, deliver_to: int, skus: list[int], cases: list[int], urgent: bool,
+                     may_fail: bool = True) -> int:
+        """Submits an order and plans its approvals; unless `may_fail` is False, a few orders are rejected at
+        some stage or cancelled (a refusal for want of credit can happen either way). Returns its id."""
+        distributor = self.distributor_of[deliver_to]
+        tier = self.tier_of[distributor]
         amount = sum(self.prices[(s, tier)] * c for s, c in zip(skus, cases))
         self.counters["orders"] += 1
         order = _Order(self.counters["orders"], distributor, deliver_to, urgent, required_stages(amount), amount,
@@ -644,15 +673,16 @@ class Activity:
         self._call(self.network.sender_at[deliver_to], "Orders", "submitOrder", (deliver_to, urgent, skus, cases),
                    "OrderSubmitted")
         stages = [s for s in STAGES if order.required & s]
-        if self.rng.random() < 0.04:
+        if may_fail and self.rng.random() < 0.04:
             order.reject_at = self.rng.choice(stages)
-        if self.rng.random() < 0.03:
+        if may_fail and self.rng.random() < 0.03:
             self._schedule(self._hours(1, 30), self._cancel, order.id)
         if urgent:  # urgent orders are approved by every stage at once, in whatever order they get to it
             for stage in stages:
                 self._schedule(self._hours(0.2, 3), self._approve, order.id, stage)
         else:
             self._schedule(self._hours(1, 8), self._approve, order.id, stages[0])
+        return order.id
 
     def _approver(self, order: _Order, stage: int) -> str:
         if stage == 1:
@@ -731,7 +761,7 @@ class Activity:
         eta = self._now + int(days * DAY)
         lots, cases = [lot for lot, _ in lines], [n for _, n in lines]
         self.counters["shipments"] += 1
-        shipment = _Shipment(self.counters["shipments"], kind, ref, source, dest, carrier, lots, cases)
+        shipment = _Shipment(self.counters["shipments"], kind, ref, source, dest, carrier, lots, cases, self._now, eta)
         self.shipments[shipment.id] = shipment
         consignment = (kind, ref, source, dest, carrier, eta, _cid(self.rng))
         events = ("ShipmentDispatched", "OrderDispatched") if kind == SHIP_ORDER else ("ShipmentDispatched",)
@@ -739,10 +769,12 @@ class Activity:
         stops = self.rng.randint(1, 3) if kind != SHIP_DELIVERY else self.rng.randint(0, 1)
         for k in range(stops):
             self._schedule(days * DAY * (k + 1) / (stops + 1), self._checkpoint, shipment.id, k + 1 if k < 2 else 3)
+        # Most shipments arrive within the last hours before their ETA; one in twelve is held up and arrives
+        # half a day to two days after it.
         delayed = self.rng.random() < 0.08
         if delayed:
             self._schedule(days * DAY * 0.9, self._checkpoint, shipment.id, 4)
-        self._schedule(days * DAY + (self._hours(12, 48) if delayed else self._hours(0, 6)), self._receive,
+        self._schedule(days * DAY + (self._hours(12, 48) if delayed else self._hours(-6, 0)), self._receive,
                        shipment.id)
 
     def _checkpoint(self, shipment_id: int, status: int) -> None:
@@ -768,7 +800,7 @@ class Activity:
                 self.discrepancies[did] = (lot, s.source, s.dest, shipped - got)
                 events.append("DiscrepancyOpened")
                 self._schedule(self._hours(24, 120), self._resolve, did)
-        s.received = True
+        s.received_at = self._now
         if s.kind == SHIP_ORDER:
             order = self.orders[s.ref]
             order.in_transit -= sum(s.cases)
