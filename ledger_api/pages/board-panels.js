@@ -110,7 +110,8 @@ function drawDelays(answer, names) {
       ? h("ol", { class: "risk-list", "aria-label": "Shipments predicted to miss their ETA, highest risk first" },
         shown.map((s) => h("li", { testid: "at-risk", data: { shipment: s.shipment, risk: s.risk } },
           h("div", { class: "risk-list__head" },
-            h("meter", { min: 0, max: 1, value: s.risk, "aria-label": `risk ${share(s.risk)}` }),
+            h("meter", { min: 0, max: 1, low: 0.3, high: 0.6, optimum: 0, value: s.risk,
+              "aria-label": `risk ${share(s.risk)}` }),
             h("strong", {}, share(s.risk)),
             h("span", {}, `Shipment #${s.shipment}${s.order ? ` · order #${s.order}` : ""} · ${s.kind}`),
             h("span", { class: "late" }, `+${hours(s.hours_late_predicted)} late`)),
@@ -340,7 +341,8 @@ function drawScans(answer) {
         regions.length ? h("ol", { class: "bars" }, regions.map((r) => h("li", {
           testid: "scan-region", data: { region: r.region, share: r.risk_share } },
         h("span", {}, `${r.region || "unknown region"} · ${count(r.total)} scans`),
-        h("meter", { min: 0, max: 1, value: r.risk_share, "aria-label": `risk share ${share(r.risk_share)}` }),
+        h("meter", { min: 0, max: 1, low: 0.1, high: 0.3, optimum: 0, value: r.risk_share,
+          "aria-label": `risk share ${share(r.risk_share)}` }),
         h("strong", {}, share(r.risk_share, 1))))) : h("p", { class: "empty" }, "None.")),
       h("div", {}, h("h3", {}, "Hot spots"),
         spots.length ? h("ol", { class: "hot-spots" }, spots.map((s) => h("li", {

@@ -45,8 +45,15 @@ async function drawPart(part, names) {
     for (const wrap of part.node.querySelectorAll(".chart")) wrap.draw();
     part.node.dataset.state = "ready";
     return answer;
-  } catch (error) {
-    if (!error.status && !(error.error)) console.error(error); // a bug of the page's own, not the API's answer
+  } catch (thrown) {
+    let error = thrown;
+    if (!thrown.error) {
+      // fetch rejects with a TypeError when the API cannot be reached; anything else is the page's own bug.
+      const unreachable = thrown instanceof TypeError && /fetch/i.test(thrown.message);
+      if (!unreachable) console.error(thrown);
+      error = { error: unreachable ? "NetworkError" : "PageError",
+        detail: { message: unreachable ? "the API could not be reached" : String(thrown) } };
+    }
     part.node.replaceChildren(errorView(part.path, error));
     part.node.dataset.state = "error";
     return null;
@@ -92,7 +99,7 @@ function offerRegions(me, names, chosen) {
   filter.replaceChildren();
   if (me.reach === "ledger") {
     filter.append(h("option", { value: "" }, "All regions"),
-      [...names.regions].map(([id, name]) => h("option", { value: id, selected: id === chosen }, name)));
+      ...[...names.regions].map(([id, name]) => h("option", { value: id, selected: id === chosen }, name)));
     filter.disabled = false;
   } else if (me.org_kind === "region") {
     filter.append(h("option", { value: me.org }, names.region(me.org)));
