@@ -83,7 +83,8 @@ def alert_threshold(conn: Connection) -> int:
 def price_alerts(conn: Connection, caller: Caller, *, since: int | None = None, weeks: int,
                  now: int | None = None) -> dict:
     """The chain's price alerts (changes beyond the threshold) of the tiers the caller may see, raised at or after
-    `since` (default: the start of the board's `weeks` weeks), newest first, with the revisions that raised them."""
+    `since` (default: the start of the board's `weeks` weeks), newest first, with the revisions that raised them.
+    A cut's `change_bps` is negative; the chain reports the change's size."""
     now = reads.mirror_time(conn) if now is None else now
     since = window_start(now, weeks) if since is None else since
     rows = conn.execute(
@@ -96,7 +97,9 @@ def price_alerts(conn: Connection, caller: Caller, *, since: int | None = None, 
     ).mappings().all()
     alerts = [{"time": r["time"], "tx_hash": r["tx_hash"], "sku": r["sku"], "sku_name": r["name"],
                "gtin": r["gtin"], "tier": r["tier"], "old_price_yuan": r["old_price"] / 100,
-               "new_price_yuan": r["new_price"] / 100, "change_bps": r["change_bps"]} for r in rows]
+               "new_price_yuan": r["new_price"] / 100,
+               "change_bps": board_signals.signed_change(r["old_price"], r["new_price"], r["change_bps"])}
+              for r in rows]
     return {"as_of": now, "threshold_bps": alert_threshold(conn), "alerts": alerts,
             "revisions": board_signals.price_revisions(rows)}
 

@@ -106,17 +106,22 @@ def weekly_cycle_times(orders: Iterable[OrderTimes], now: int) -> list[dict]:
 # ---------------------------------------------------------------------------------------------- price alerts
 
 
+def signed_change(old_price: int, new_price: int, change_bps: int) -> int:
+    """The chain's change in basis points (a magnitude) with the direction of the change: negative for a cut."""
+    return -change_bps if new_price < old_price else change_bps
+
+
 def price_revisions(alerts: Iterable[Mapping]) -> list[dict]:
     """Alerts (newest first, each with time, tx_hash, block_number, sku and change_bps) grouped by the transaction
     that raised them, a price-list revision: when, which SKUs it moved beyond the threshold (ids, ascending) and
-    its largest change, newest first."""
+    its largest change in either direction (in basis points, as a magnitude), newest first."""
     revisions: dict[tuple[int, str | None], dict] = {}
     for alert in alerts:
         key = (alert["block_number"], alert["tx_hash"])  # a transaction lies in one block
         revision = revisions.setdefault(key, {"time": alert["time"], "tx_hash": alert["tx_hash"], "skus": set(),
-                                              "max_change_bps": alert["change_bps"]})
+                                              "max_change_bps": 0})
         revision["skus"].add(alert["sku"])
-        revision["max_change_bps"] = max(revision["max_change_bps"], alert["change_bps"])
+        revision["max_change_bps"] = max(revision["max_change_bps"], abs(alert["change_bps"]))
     return [{**r, "skus": sorted(r["skus"])} for r in revisions.values()]
 
 

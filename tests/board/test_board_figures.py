@@ -186,7 +186,7 @@ def alerts(engine, caller, **filters) -> dict:
 def test_the_brand_sees_every_alert_of_the_window_newest_first_with_its_revision(mirror):
     answer = alerts(mirror, BRAND)
     assert [(a["tx_hash"][:4], a["sku"], a["tier"], a["change_bps"]) for a in answer["alerts"]] == [
-        ("0xbb", SKU, 1, 1_001), ("0xaa", OTHER_SKU, 1, 2_000), ("0xaa", SKU, 0, 2_000)]
+        ("0xbb", SKU, 1, 1_001), ("0xaa", OTHER_SKU, 1, -2_000), ("0xaa", SKU, 0, 2_000)]  # a cut below 0
     assert answer["alerts"][0] == {"time": NOW - DAY, "tx_hash": "0x" + "bb" * 32, "sku": SKU,
                                    "sku_name": "Sauce-aroma 53% 500 ml", "gtin": "06901234567892", "tier": 1,
                                    "old_price_yuan": 900.0, "new_price_yuan": 990.1, "change_bps": 1_001}
@@ -197,7 +197,7 @@ def test_the_brand_sees_every_alert_of_the_window_newest_first_with_its_revision
 
 def test_since_moves_the_start_of_the_alerts(mirror):
     assert [a["change_bps"] for a in alerts(mirror, BRAND, since=NOW - 2 * DAY)["alerts"]] == [1_001]
-    assert [a["change_bps"] for a in alerts(mirror, BRAND, since=0)["alerts"]] == [1_001, 2_000, 2_000, 10_000]
+    assert [a["change_bps"] for a in alerts(mirror, BRAND, since=0)["alerts"]] == [1_001, -2_000, 2_000, 10_000]
 
 
 def test_a_distributor_sees_the_alerts_of_its_own_tier_and_a_carrier_none(mirror):

@@ -82,6 +82,15 @@ def test_alerts_group_into_the_revisions_that_raised_them_newest_first():
     assert board_signals.price_revisions([]) == []
 
 
+def test_a_price_cut_is_a_negative_change_and_a_revision_counts_its_size():
+    assert board_signals.signed_change(50_000, 40_000, 2_000) == -2_000
+    assert board_signals.signed_change(50_000, 60_000, 2_000) == 2_000
+    [revision] = board_signals.price_revisions([
+        {"time": 1, "block_number": 1, "tx_hash": "0xc", "sku": 1, "change_bps": 1_500},
+        {"time": 1, "block_number": 1, "tx_hash": "0xc", "sku": 2, "change_bps": -3_000}])  # signed or not
+    assert revision["max_change_bps"] == 3_000
+
+
 def test_the_hand_worked_scan_intelligence():
     by_week = [WeekTally(MONDAY, "genuine", 90), WeekTally(MONDAY, "unknown", 6),
                WeekTally(MONDAY + 14 * DAY, "diverted", 4)]
