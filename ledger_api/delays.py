@@ -2,17 +2,19 @@
 the road, when it will probably arrive and how likely it is to miss its ETA, and a backtest of the same
 prediction over shipments already received.
 
-The model is one anyone can redo by hand. A shipment is compared with the most recent deliveries like it: first
-those of its carrier on its lane (the sending site to the destination's region; a national site, which belongs
-to no region, is a lane of its own), else those of any carrier on the lane, else those of its carrier anywhere,
-as long as at least `min_history` of them exist. Their dispatch-to-receipt durations give the usual journey.
-The carrier's checkpoints then set the pace: if the shipment's latest checkpoint came 30 h after dispatch, and
-past deliveries reported the same checkpoint (picked up, at hub, out for delivery, delayed, exception) a median
-50% of the way through their journey, this one is on course for 60 h, whatever the usual journey is. Each past
-duration, scaled to that pace and never shorter than the time already on the road (it has not arrived yet), is
-one possible arrival: their median is the predicted arrival, and their share past the ETA is the risk. A
-shipment is flagged when the predicted arrival passes its ETA (arriving exactly on it is on time, as everywhere
-in the ledger); one already past its ETA and not received is certain to be late.
+The model is one anyone can redo by hand. Each delivery took its dispatch-to-receipt time against the time its
+ETA gave it: a factor, 1.1 for 10% late (dispatchers set ETAs by distance, so a factor carries from a short
+journey to a long one where raw hours would not). A shipment is compared with the most recent deliveries like
+it: of its carrier on its lane (the sending site to the destination's region; a national site, which belongs to
+no region, is a lane of its own), else of any carrier on the lane, else of its carrier anywhere, as long as at
+least `min_history` of them exist. Its checkpoints narrow that: once the carrier has reported where it is
+(picked up, at hub, out for delivery, delayed, exception), it is compared with the deliveries that reported the
+same, looking wider (up to every carrier and lane) while too few did; a "delayed" weighs as past delays did.
+Each comparable factor, applied to the shipment's own time to its ETA and never shorter than the time it has
+already been on the road (it has not arrived yet), is one possible arrival: their median is the predicted
+arrival, and their share past the ETA is the risk. A shipment is flagged when the predicted arrival passes its
+ETA (arriving exactly on it is on time, as everywhere in the ledger); one already past its ETA and not received
+is certain to be late.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class History:
     """Received deliveries, indexed by carrier and lane in the order they were received, so that the comparable
     deliveries known at any moment are a slice."""
 
-    BASES = ("its carrier on this lane", "any carrier on this lane", "its carrier on any lane")
+    BASES = ("its carrier on this lane", "any carrier on this lane", "its carrier on any lane",
+             "any carrier on any lane")
 
     def __init__(self, deliveries: Iterable[Journey]):
         self._groups: dict[tuple, list[Journey]] = defaultdict(list)
@@ -104,69 +107,65 @@ class History:
 
     @staticmethod
     def _keys(j: Journey) -> tuple[tuple, ...]:
-        return ("carrier_lane", j.carrier, j.lane), ("lane", j.lane), ("carrier", j.carrier)
+        return ("carrier_lane", j.carrier, j.lane), ("lane", j.lane), ("carrier", j.carrier), ("all",)
 
-    def comparable(self, j: Journey, known_at: int, rules: DelayRules) -> tuple[str, list[Journey]] | None:
-        """The deliveries received by `known_at` that `j` is best compared with, and how they were chosen."""
-        for basis, key in zip(self.BASES, self._keys(j)):
-            group = self._groups.get(key, [])
-            end = bisect.bisect_right(self._times.get(key, []), known_at)
-            found = [d for d in group[max(0, end - rules.history - 1):end] if d.shipment != j.shipment][-rules.history:]
+    def _recent(self, key: tuple, j: Journey, known_at: int, status: int | None, limit: int) -> list[Journey]:
+        group = self._groups.get(key, [])
+        found = []
+        for i in range(bisect.bisect_right(self._times.get(key, []), known_at) - 1, -1, -1):
+            d = group[i]
+            if d.shipment != j.shipment and (status is None or any(c.status == status for c in d.checkpoints)):
+                found.append(d)
+                if len(found) == limit:
+                    break
+        return found[::-1]
+
+    def comparable(self, j: Journey, known_at: int, rules: DelayRules,
+                   status: int | None = None) -> tuple[str, list[Journey]] | None:
+        """The deliveries received by `known_at` that `j` is best compared with, and how they were chosen: those
+        that reported `status` too, looking as wide as every carrier and lane, else (or without a status) those
+        of its carrier on its lane, of any carrier on it, or of its carrier anywhere."""
+        searches = []
+        if status is not None:
+            name = CHECKPOINT_STATUS.get(status, f"status {status}")
+            searches += [(f"{basis} that also reported \"{name}\"", key, status)
+                         for basis, key in zip(self.BASES, self._keys(j))]
+        searches += [(basis, key, None) for basis, key in zip(self.BASES[:3], self._keys(j)[:3])]
+        for basis, key, wanted in searches:
+            found = self._recent(key, j, known_at, wanted, rules.history)
             if len(found) >= rules.min_history:
                 return basis, found
         return None
-
-
-def _pace(j: Journey, known_at: int, basis: list[Journey], usual: float,
-          rules: DelayRules) -> tuple[float, str]:
-    """How much longer (or shorter) than usual the journey runs, from its latest checkpoint whose status enough
-    past deliveries reported too; 1 without one."""
-    for cp in reversed([c for c in j.checkpoints if c.time <= known_at]):
-        shares = []
-        for d in basis:
-            at = next((c.time for c in d.checkpoints if c.status == cp.status), None)
-            if at is not None and d.duration > 0:
-                shares.append((at - d.dispatched_at) / d.duration)
-        if len(shares) < rules.min_history or usual <= 0:
-            continue
-        share = statistics.median(shares)
-        if share <= 0:
-            continue
-        expected = (cp.time - j.dispatched_at) / share
-        name = CHECKPOINT_STATUS.get(cp.status, f"status {cp.status}")
-        return expected / usual, (f"it reported \"{name}\" at {cp.place or 'an unnamed place'} "
-                                  f"{hours(cp.time - j.dispatched_at)} h after dispatch, where past deliveries "
-                                  f"reported it {round(share * 100)}% of the way, so it runs at "
-                                  f"{round(expected / usual, 2)}× the usual time")
-    return 1.0, ""
 
 
 def predict(j: Journey, history: History, at: int, rules: DelayRules = DelayRules()) -> Prediction | None:
     """The arrival of `j` as it looks at `at`, from what was known then (deliveries received and checkpoints
     reported by `at`); None when nothing comparable is known and its ETA has not passed."""
     on_road = at - j.dispatched_at
+    allowed = max(1, j.eta - j.dispatched_at)
     overdue = f"past its ETA by {hours(at - j.eta)} h and not received" if at > j.eta else ""
-    found = history.comparable(j, at, rules)
+    latest = next((c for c in reversed(j.checkpoints) if c.time <= at), None)
+    found = history.comparable(j, at, rules, None if latest is None else latest.status)
     if found is None:
         if not overdue:
             return None
         return Prediction(j.shipment, at, hours(at - j.eta), 1.0,
                           f"It is {overdue}; no delivered shipment of its carrier or lane to compare it with.")
     basis, deliveries = found
-    durations = sorted(d.duration for d in deliveries)
-    usual = statistics.median(durations)
-    pace, pace_note = _pace(j, at, deliveries, usual, rules)
-    arrivals = [max(d * pace, on_road) for d in durations]  # it has not arrived yet: no sooner than now
+    factors = sorted(d.duration / max(1, d.eta - d.dispatched_at) for d in deliveries)
+    factor = statistics.median(factors)
+    arrivals = [max(allowed * f, on_road) for f in factors]  # it has not arrived yet: no sooner than now
     arrival = j.dispatched_at + round(statistics.median(arrivals))
-    allowed = j.eta - j.dispatched_at
     missing = sum(1 for a in arrivals if a > allowed)
-    parts = [f"Deliveries by {basis} took a median {hours(usual)} h ({len(durations)} deliveries)"]
-    if pace_note:
-        parts.append(pace_note)
+    parts = [f"Deliveries by {basis} took a median {round(factor, 2)}× the time to their ETA ({len(factors)} "
+             f"deliveries), {hours(allowed * factor)} h for this one"]
+    if latest is not None:
+        parts.append(f"its latest checkpoint: \"{CHECKPOINT_STATUS.get(latest.status, f'status {latest.status}')}\" "
+                     f"at {latest.place or 'an unnamed place'} {hours(latest.time - j.dispatched_at)} h after dispatch")
     if overdue:
         parts.append(f"it is {overdue}")
     parts.append(f"expected {hours(arrival - j.dispatched_at)} h after dispatch against {hours(allowed)} h to its "
-                 f"ETA; {missing} of {len(arrivals)} comparable deliveries at this pace would miss it")
+                 f"ETA; {missing} of {len(arrivals)} comparable deliveries would miss it")
     return Prediction(j.shipment, arrival, hours(arrival - j.eta), round(missing / len(arrivals), 4),
                       "; ".join(parts) + ".")
 
