@@ -5,12 +5,13 @@
 // hash, its progress and the object as the ledger now has it.
 
 import { api, currentSession } from "./session.js";
-import { errorView, h, short, slaClock, slaView, table, when, yuan } from "./console-ui.js";
+import { errorView, h, lotNumber, lotOf, short, slaClock, slaView, table, when, yuan } from "./console-ui.js";
 
 const STAGE_LABEL = { region_manager: "regional manager", sales_director: "sales director", finance: "finance" };
 const CHECKPOINT = { 1: "picked up", 2: "at hub", 3: "out for delivery", 4: "delayed", 5: "exception" };
 const APPROVER_ROLES = ["region_manager", "sales_director", "finance"];
 const now = () => Date.now() / 1000;
+const casesOf = (n) => `${n} ${Number(n) === 1 ? "case" : "cases"}`;
 
 /** The pages the member's roles and organisation give, in the order the tabs show them. */
 export function pagesFor(me) {
@@ -71,9 +72,9 @@ function shipmentView(shipment, known) {
       h("dt", {}, "Carrier"), h("dd", {}, `carrier ${shipment.carrier}`),
       h("dt", {}, "ETA"), h("dd", {}, when(shipment.eta), shipment.overdue ? h("span", { class: "late" }, " overdue") : ""),
       shipment.received_at ? [h("dt", {}, "Received"), h("dd", {}, when(shipment.received_at))] : null,
-      shipment.state === "received" ? [h("dt", {}, "Shortfall"), h("dd", { testid: "shortfall" }, `${shipment.shortfall} cases`)] : null),
+      shipment.state === "received" ? [h("dt", {}, "Shortfall"), h("dd", { testid: "shortfall" }, casesOf(shipment.shortfall))] : null),
     shipment.lines ? table(["Lot", "SKU", "Shipped", "Received"], shipment.lines.map((l) => h("tr", {},
-      h("td", {}, h("code", { title: l.lot }, short(l.lot))), h("td", {}, known ? known.skuName(l.sku) : l.sku),
+      h("td", {}, h("code", { title: l.lot }, lotOf(l.lot))), h("td", {}, known ? known.skuName(l.sku) : l.sku),
       h("td", {}, String(l.cases)), h("td", {}, l.received === null || l.received === undefined ? "—" : String(l.received)))),
     "shipment-lines") : null,
     shipment.checkpoints && shipment.checkpoints.length ? h("ol", { class: "checkpoints", testid: "checkpoints" },
@@ -81,7 +82,7 @@ function shipmentView(shipment, known) {
     shipment.discrepancies && shipment.discrepancies.length ? h("div", { class: "discrepancies" },
       h("h5", {}, "Discrepancies"),
       shipment.discrepancies.map((d) => h("p", { class: "discrepancy", testid: "discrepancy", data: { shipped: d.shipped, received: d.received } },
-        `Lot ${short(d.lot)}: ${d.shipped} shipped, ${d.received} received, ${d.shipped - d.received} short (${d.state})`))) : null);
+        `Lot ${lotOf(d.lot)}: ${d.shipped} shipped, ${d.received} received, ${d.shipped - d.received} short (${d.state})`))) : null);
 }
 
 function section(title, intro, ...content) {
@@ -126,6 +127,7 @@ const orders = {
     const known = await names();
     const prices = new Map((await api(`/v1/prices?tier=${ctx.me.price_tier}`)).map((p) => [p.sku, p.price]));
     const list = h("div", { testid: "my-orders" });
+    const tracked = h("div", { testid: "tracked-order" });
     const sku = h("select", { name: "sku", testid: "order-sku", required: true },
       [...known.sku.values()].filter((s) => s.active && prices.has(s.id)).map((s) =>
         h("option", { value: String(s.id) }, `${s.name} · ${yuan(prices.get(s.id))}/case`)));
@@ -138,11 +140,13 @@ const orders = {
     const refresh = () => fill(list, async () => {
       const page = await api("/v1/orders?limit=20");
       if (!page.items.length) return h("p", {}, "No orders yet.");
-      return table(["Order", "State", "Cases", "Amount", "Submitted", "Approval"], page.items.map((o) => h("tr", {
+      return table(["Order", "State", "Cases", "Amount", "Submitted", "Approval", ""], page.items.map((o) => h("tr", {
         testid: "order-row", data: { order: o.id, state: o.state } },
       h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""), h("td", {}, stateBadge(o.state)),
       h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`), h("td", {}, yuan(o.amount)), h("td", {}, when(o.submitted_at)),
-      h("td", {}, o.state === "submitted" ? slaView(o) : o.pending_stages.length ? "" : "approved"))), "orders-table");
+      h("td", {}, o.state === "submitted" ? slaView(o) : o.approved_at ? when(o.approved_at) : ""),
+      h("td", {}, h("button", { type: "button", testid: "track-order", onclick: () => fill(tracked, async () =>
+        provenanceView(await api(`/v1/provenance/orders/${o.id}`), known)) }, "Track")))), "orders-table");
     });
 
     const submit = form(async () => {
@@ -159,7 +163,7 @@ const orders = {
 
     await refresh();
     return [section("Place an order", "Prices come from the ledger's price list for your tier.", submit, results),
-      section("Your orders", "Newest first. Approval clocks run from submission: 8 h, urgent 12 h.", list)];
+      section("Your orders", "Newest first. Approval clocks run from submission: 8 h, urgent 12 h.", list, tracked)];
   },
 };
 
@@ -247,7 +251,7 @@ const dispatch = {
           const input = h("input", { type: "number", min: "0", max: String(p.on_hand), value: String(p.cases),
             testid: "dispatch-cases", "aria-label": `cases of lot ${p.lot}` });
           lines.push({ lot: p.lot, input });
-          rows.push(h("tr", {}, h("td", {}, known.skuName(need.sku)), h("td", {}, h("code", { title: p.lot }, short(p.lot))),
+          rows.push(h("tr", {}, h("td", {}, known.skuName(need.sku)), h("td", {}, h("code", { title: p.lot }, lotOf(p.lot))),
             h("td", {}, String(p.on_hand)), h("td", {}, input)));
         }
         if (missing > 0) rows.push(h("tr", { class: "short" }, h("td", { colspan: "4" },
@@ -342,7 +346,7 @@ const receive = {
       return h("div", { class: "card card--inner", testid: "receipt-form", data: { shipment: id } },
         h("h3", {}, `Shipment #${id} from ${known.place(shipment.from_location)}`),
         table(["Product", "Lot", "Shipped", "Counted"], shipment.lines.map((l, i) => h("tr", {},
-          h("td", {}, known.skuName(l.sku)), h("td", {}, h("code", { title: l.lot }, short(l.lot))), h("td", {}, String(l.cases)),
+          h("td", {}, known.skuName(l.sku)), h("td", {}, h("code", { title: l.lot }, lotOf(l.lot))), h("td", {}, String(l.cases)),
           h("td", {}, inputs[i].input))), "receipt-lines"),
         form(() => ctx.run(results, `Receipt of shipment #${id}`, `/v1/shipments/${id}/receipt`,
           { lines: inputs.map((l) => ({ lot: l.lot, received: Number(l.input.value) })) }, async () => {
@@ -387,7 +391,7 @@ const sales = {
         const cases = h("input", { type: "number", min: "1", max: String(r.on_hand), value: "1", testid: "sale-cases",
           "aria-label": `cases of lot ${r.lot} sold` });
         return h("tr", { testid: "stock-row", data: { lot: r.lot, location: r.location, onHand: r.on_hand } },
-          h("td", {}, known.skuName(r.sku)), h("td", {}, h("code", { title: r.lot }, short(r.lot))),
+          h("td", {}, known.skuName(r.sku)), h("td", {}, h("code", { title: r.lot }, lotOf(r.lot))),
           h("td", { testid: "on-hand" }, String(r.on_hand)),
           h("td", {}, form(() => ctx.run(results, "Record a sale", "/v1/sales",
             { location: r.location, lot: r.lot, cases: Number(cases.value) }, async () => {
@@ -395,7 +399,7 @@ const sales = {
               const left = (await api(`/v1/stock?location=${r.location}&sku=${r.sku}&include_in_transit=false`)).items
                 .find((x) => x.lot === r.lot);
               return h("p", { testid: "sale-result", data: { onHand: left ? left.on_hand : 0 } },
-                `${cases.value} cases of ${known.skuName(r.sku)} sold; ${left ? left.on_hand : 0} cases of the lot left on hand.`);
+                `${casesOf(cases.value)} of ${known.skuName(r.sku)} sold; ${casesOf(left ? left.on_hand : 0)} of the lot left on hand.`);
             }),
           cases, h("button", { type: "submit", testid: "sale-submit" }, "Sign sale"))));
       }), "stock-table");
@@ -407,20 +411,21 @@ const sales = {
 
 // ------------------------------------------------------------------------------------------- auditors
 
-function provenanceView(answer) {
+function provenanceView(answer, known = null) {
   const lot = answer.lot;
   const order = answer.order;
   return h("div", { class: "object", testid: "provenance", data: { kind: lot ? "lot" : "order" } },
-    lot ? h("div", {}, h("h4", {}, `Lot ${lot.lot_number} (SKU ${lot.sku})`, lot.recalled ? h("span", { class: "late" }, " recalled") : ""),
+    lot ? h("div", {}, h("h4", {}, `Lot ${lotNumber(lot.lot_number)} (SKU ${lot.sku})`, lot.recalled ? h("span", { class: "late" }, " recalled") : ""),
       h("p", {}, `Commissioned ${lot.cases} cases, ${lot.bottles} bottles at location ${lot.location} on `, when(lot.commissioned_at),
         " · transaction ", h("code", { title: lot.tx_hash }, short(lot.tx_hash))),
       h("p", {}, "Merkle root ", h("code", { testid: "merkle-root" }, lot.merkle_root))) : null,
-    order ? orderView(order) : null,
+    order ? orderView(order, known) : null,
     answer.shipments.length ? table(["Shipment", "Route", "Carrier", "Dispatched", "Received", "Shortfall", "Checkpoints", "Transaction"],
       answer.shipments.map((s) => h("tr", { testid: "provenance-shipment" },
         h("td", {}, `#${s.id}`), h("td", {}, `location ${s.from_location} → location ${s.to_location}`),
         h("td", {}, `carrier ${s.carrier}`), h("td", {}, s.dispatched_at || "—"), h("td", {}, s.received_at || "in transit"),
-        h("td", {}, String(s.shortfall ?? "—")), h("td", {}, String((s.checkpoints || []).length)),
+        h("td", {}, String(s.shortfall ?? "—")),
+        h("td", {}, (s.checkpoints || []).map((c) => h("div", {}, `${CHECKPOINT[c.status] || c.status} · ${c.place}`))),
         h("td", {}, h("code", { title: s.tx_hash }, short(s.tx_hash))))), "provenance-shipments")
       : h("p", {}, "No shipment has carried it yet."));
 }
@@ -453,7 +458,7 @@ const provenance = {
     await fill(lotsList, async () => {
       const page = await api("/v1/lots?limit=20");
       return table(["Lot", "SKU", "Cases", "Commissioned", ""], page.items.map((l) => h("tr", { testid: "lot-row", data: { lot: l.lot } },
-        h("td", {}, l.lot_number), h("td", {}, String(l.sku)), h("td", {}, String(l.cases)), h("td", {}, when(l.commissioned_at)),
+        h("td", {}, lotNumber(l.lot_number)), h("td", {}, String(l.sku)), h("td", {}, String(l.cases)), h("td", {}, when(l.commissioned_at)),
         h("td", {}, h("button", { type: "button", testid: "open-lot", onclick: () => open(`/v1/provenance/lots/${l.lot}`) }, "Provenance")))),
       "lots-table");
     });
@@ -462,9 +467,10 @@ const provenance = {
       section("EPCIS export", "Every event of the ledger as one EPCIS 2.0 document, with event hashes.",
         h("button", { type: "button", class: "primary", testid: "epcis-export", onclick: () => downloadExport(exportStatus).catch(
           (error) => exportStatus.replaceChildren(errorView(error))) }, "Download EPCIS export"), exportStatus),
-      section("Lots", "Each lot's commissioning and every shipment that carried it.", lotsList,
-        form(() => open(`/v1/provenance/orders/${orderId.value}`), field("Order", orderId),
-          h("button", { type: "submit", testid: "open-order" }, "Order provenance")), view),
+      section("Provenance", "An order and the shipments that carried it, or a lot's commissioning and every shipment of it.",
+        form(() => open(`/v1/provenance/orders/${orderId.value}`), h("div", { class: "fields" }, field("Order", orderId),
+          h("button", { type: "submit", testid: "open-order" }, "Order provenance"))), view),
+      section("Lots", "Newest first.", lotsList),
     ];
   },
 };

@@ -45,12 +45,14 @@ export function keystoreSigner(wallet) {
     kind: "keystore",
     address: wallet.address,
     signMessage: (message) => wallet.signMessage(message),
-    async send(unsigned) {
+    async send(unsigned, step) {
       const raw = await wallet.signTransaction({
         type: 0, to: unsigned.to, data: unsigned.data, gasLimit: BigInt(unsigned.gas),
         gasPrice: BigInt(unsigned.gas_price), nonce: unsigned.nonce, chainId: BigInt(unsigned.chain_id),
         value: BigInt(unsigned.value || 0),
       });
+      step("sent", { tx_hash: ethers().keccak256(raw) });
+      // The relay answers once the transaction is mined and mirrored, or with 202 when that takes longer.
       const answer = await api("/v1/transactions/raw", { method: "POST", body: { raw } });
       return { tx_hash: answer.tx_hash, block: answer.block, mirrored: answer.result !== undefined };
     },
@@ -76,10 +78,11 @@ export async function walletSigner(address = null) {
     address,
     signMessage: (message) => provider.request({
       method: "personal_sign", params: [ethers().hexlify(ethers().toUtf8Bytes(message)), address] }),
-    async send(unsigned) {
+    async send(unsigned, step) {
       const tx_hash = await provider.request({ method: "eth_sendTransaction", params: [{
         from: address, to: unsigned.to, data: unsigned.data, gas: hex(unsigned.gas), gasPrice: hex(unsigned.gas_price),
         nonce: hex(unsigned.nonce), value: hex(unsigned.value || 0), chainId: hex(unsigned.chain_id) }] });
+      step("sent", { tx_hash });
       return { tx_hash, mirrored: false };
     },
   };
@@ -134,8 +137,7 @@ export async function perform(signer, path, body, card) {
   card.step("checking");
   const unsigned = await api(path, { method: "POST", body, headers: { "X-Ledger-Signing": "client" } });
   card.step("signing");
-  const sent = await signer.send(unsigned);
-  card.step("sent", sent);
+  const sent = await signer.send(unsigned, card.step);
   const done = sent.mirrored ? sent : await follow(sent.tx_hash, card.step);
   card.step("mirrored", { tx_hash: sent.tx_hash, block: done.block });
   return sent.tx_hash;

@@ -61,12 +61,35 @@ export function slaView(order, now = Date.now() / 1000) {
 /** A description of what went wrong, by the name the API (or the contract) gave it. */
 export function errorView(error, testid = "error") {
   const name = error.error || error.code || error.name || "Error";
-  const detail = error.detail && Object.keys(error.detail).length ? error.detail : null;
-  const said = detail && (detail.problem || detail.message || detail.hint || detail.reason);
+  const detail = { ...(error.detail || {}) };
+  const saidBy = ["message", "problem", "hint", "reason"].find((key) => typeof detail[key] === "string");
+  const said = saidBy ? detail[saidBy] : error.message !== name ? error.message : "";
+  if (saidBy) delete detail[saidBy];
   return h("div", { class: "error", role: "alert", testid, data: { error: name } },
     h("strong", { testid: `${testid}-name` }, error.status ? `${name} (${error.status})` : name),
-    said ? h("p", {}, said) : error.message && !detail && error.message !== name ? h("p", {}, error.message) : null,
-    detail ? h("pre", { class: "detail" }, JSON.stringify(detail, null, 1)) : null);
+    said ? h("p", {}, said) : null,
+    Object.keys(detail).length ? h("pre", { class: "detail" }, JSON.stringify(detail, null, 1)) : null);
+}
+
+/** A lot's number as printed, from its ledger id (the SKU above the lot number's 20 bytes). */
+export function lotOf(lotId) {
+  try {
+    return lotNumber(`0x${(BigInt(lotId) & ((1n << 160n) - 1n)).toString(16).padStart(40, "0")}`) || short(lotId);
+  } catch {
+    return short(lotId);
+  }
+}
+
+/** A lot number as printed (GS1 AI 10): the mirror keeps its 20 bytes, zero-padded, as hex. */
+export function lotNumber(hex) {
+  if (!hex || !hex.startsWith("0x")) return hex || "";
+  let text = "";
+  for (let i = 2; i < hex.length; i += 2) {
+    const code = parseInt(hex.slice(i, i + 2), 16);
+    if (code === 0) break;
+    text += String.fromCharCode(code);
+  }
+  return text;
 }
 
 export function table(head, rows, testid) {
@@ -104,6 +127,7 @@ export function txCard(title) {
         hash.title = info.tx_hash;
       }
       if (info.block) block.textContent = `in block ${info.block}`;
+      if (name === "refused") hash.textContent = block.textContent = ""; // the ledger never took it
     },
     show(...nodes) {
       result.replaceChildren(...nodes);

@@ -62,7 +62,7 @@ function signInView(note) {
     if (!error.error && !error.status) console.error(error);
     const named = error.status === 403 && error.error === "NotAMember"
       ? new ConsoleError("NotAMember", "The ledger has no active account with this address: it is unknown or deactivated.",
-        error.detail)
+        { account: error.detail.account })
       : error;
     status.replaceChildren(errorView(named, "signin-error"));
     button.disabled = false;

@@ -242,7 +242,7 @@ def test_the_carrier_reports_a_checkpoint(pages, console_site, journey):
     expect(card.get_by_test_id("checkpoint").last).to_contain_text("at hub · Changsha hub")
 
 
-def test_the_distributor_confirms_receipt_with_a_shortfall_and_sees_the_discrepancy(pages, console_site, journey):
+def test_the_distributor_confirms_receipt_with_a_shortfall_sees_the_discrepancy_and_tracks_the_order(pages, console_site, journey):
     page = desk(pages)
     console_site.sign_in_with_keystore(page, journey.distributor)
     console_site.page_drawn(page, "orders", journey.distributor)
@@ -260,6 +260,13 @@ def test_the_distributor_confirms_receipt_with_a_shortfall_and_sees_the_discrepa
     expect(discrepancy).to_have_attribute("data-shipped", str(shipped))
     expect(discrepancy).to_have_attribute("data-received", str(shipped - 2))
     expect(discrepancy).to_contain_text("2 short (open)")
+
+    page.get_by_test_id("tab-orders").click()
+    console_site.page_drawn(page, "orders", journey.distributor)
+    page.locator(f"[data-testid=order-row][data-order='{journey.order}']").get_by_test_id("track-order").click()
+    tracked = page.get_by_test_id("tracked-order")
+    expect(tracked.get_by_test_id("order")).to_have_attribute("data-state", "delivered")
+    expect(tracked.get_by_test_id("provenance-shipment")).to_contain_text("at hub · Changsha hub")
 
 
 def test_a_store_confirms_a_delivery_and_records_a_sale(pages, console_site, journey):
