@@ -15,8 +15,10 @@ shipped there; the one that shipped the most is its home warehouse. A warehouse 
 in `target_cover_days` (their daily sell-through times their share of its shipments); beyond that, what it
 holds, has coming or has been promised by transfers is its spare. A region the days-of-cover flags as short
 needs the cases that bring its cover (with what is on its way) to `target_cover_days`: its home warehouse
-sends what it can spare, and the rest is a transfer to the home warehouse from the best of the others with
-spare stock (on chain, transfers move stock only between the brand's own sites).
+sends what it holds beyond what it keeps for its other regions, and the rest (with what it lacks for those) is
+a transfer to the home warehouse from the best of the others with spare stock (on chain, transfers move stock
+only between the brand's own sites). Stock on its way to a warehouse, or promised to it by a transfer, counts
+as its own, so a suggestion once asked for is not made again.
 """
 
 from __future__ import annotations
@@ -266,15 +268,16 @@ def transfer_suggestions(cover: Iterable[dict], window_days: int, free: Mapping[
         if gap <= 0 or not shipped:
             continue  # what is on its way covers it, or no warehouse has served the region yet
         home = min(shipped, key=lambda w: (-shipped[w], w))
-        # What the home warehouse keeps for this region is what the gap asks of it now.
-        own = max(0, min(gap, math.floor(spare.get((home, sku), 0) + keep[(home, sku)].get(region, 0))))
+        # What the home warehouse keeps for this region is what the gap asks of it now; below 0, it lacks that
+        # much for its other regions too, and the transfer makes it up first.
+        own = min(gap, math.floor(spare.get((home, sku), 0) + keep[(home, sku)].get(region, 0)))
         spare[(home, sku)] = spare.get((home, sku), 0) - own
         lack = gap - own
         candidates = [Candidate(w, min(lack, math.floor(spare[(w, s)]), sendable.get((w, s), 0)), lack,
                                 lead_times.of(lane(w, 0, home)), rules=rules)
                       for (w, s) in sorted(spare) if s == sku and w != home
                       and min(math.floor(spare[(w, s)]), sendable.get((w, s), 0)) > 0] if lack > 0 else []
-        received = held + own
+        transferred = 0
         for c in ranked(candidates, rules):
             cases = min(lack, math.floor(spare[(c.location, sku)]), sendable.get((c.location, sku), 0))
             if cases <= 0:
@@ -287,19 +290,22 @@ def transfer_suggestions(cover: Iterable[dict], window_days: int, free: Mapping[
             spare[(c.location, sku)] -= cases
             sendable[(c.location, sku)] -= cases
             lack -= cases
-            received += cases
+            transferred += cases
             source, dest = names.location(c.location), names.location(home)
+            home_part = (f"can send {own:,} itself" if own >= 0
+                         else f"has none to spare and lacks {-own:,} for its other regions")
+            reason = (f"{names.region(region)} holds and awaits {held:,} cases of {names.sku(sku)}, "
+                      f"{_days(held, per_day)} days at {per_day:.2f} a day; {gap:,} more bring it to "
+                      f"{rules.target_cover_days:g} days. {dest}, its home warehouse, {home_part}; {source} has "
+                      f"{beyond:,} beyond what its own regions need and sends {cases:,} ({c.lead.basis}: "
+                      f"{c.lead.hours:g} h; {_cost_note(c, rules)}).")
             suggestions.append({
                 "id": f"{region}-{sku}-{c.location}-{home}", "sku": sku, "sku_name": names.sku(sku),
                 "region": region, "region_name": names.region(region), "from_location": c.location,
                 "from_name": source, "to_location": home, "to_name": dest, "cases": cases,
-                "lead_time_hours": c.lead.hours, "cost_yuan": c.cost, "score": c.score,
-                "reason": (f"{names.region(region)} holds and awaits {held:,} cases of {names.sku(sku)}, "
-                           f"{_days(held, per_day)} days at {per_day:.2f} a day; {gap:,} more bring it to "
-                           f"{rules.target_cover_days:g} days. {dest}, its home warehouse, can send {own:,} itself; "
-                           f"{source} has {beyond:,} beyond what its own regions need and sends {cases:,} ({c.lead.basis}: "
-                           f"{c.lead.hours:g} h; {_cost_note(c, rules)})."),
-                "cover_days_before": _days(held, per_day), "cover_days_after": _days(received, per_day),
+                "lead_time_hours": c.lead.hours, "cost_yuan": c.cost, "score": c.score, "reason": reason,
+                "cover_days_before": _days(held, per_day),
+                "cover_days_after": _days(held + max(0, own + transferred), per_day),
                 "request": {"from_location": c.location, "to_location": home,
                             "lines": [{"lot": str(lot), "cases": n} for lot, n in sorted(taken)]}})
             if lack <= 0:

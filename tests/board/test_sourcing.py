@@ -189,6 +189,18 @@ def test_no_transfer_without_spare_stock_or_a_warehouse_serving_the_region():
     assert suggest({}) == []
 
 
+def test_a_home_warehouse_short_for_its_other_regions_is_made_up_first_and_then_not_suggested_again():
+    serving_both = {EAST: {SHANGHAI: 300}, NORTH: {SHANGHAI: 100}}
+    stock = {SHANGHAI: free(SHANGHAI, (1, 10)), CHENGDU: free(CHENGDU, (4, 100))}
+    [only] = suggest(stock, supplied=serving_both)
+    # Shanghai keeps 60 for East and 30 for North but holds 10: 20 short of North's 30 before East's gap of 34.
+    assert (only["from_location"], only["to_location"], only["cases"], only["cover_days_after"]) == (
+        CHENGDU, SHANGHAI, 54, 30.0)
+    assert "Shanghai warehouse, its home warehouse, has none to spare and lacks 20 for its other regions" in (
+        only["reason"])
+    assert suggest(stock, coming={(SHANGHAI, SKU): 54}, supplied=serving_both) == []
+
+
 def test_stock_on_its_way_to_a_warehouse_is_spare_but_cannot_be_sent_on_yet():
     assert suggest({SHANGHAI: free(SHANGHAI, (1, 10))}, coming={(CHENGDU, SKU): 500}) == []
 
