@@ -34,11 +34,12 @@ export function pagesFor(me) {
 
 async function names() {
   const [skus, locations] = await Promise.all([api("/v1/skus"), api("/v1/locations")]);
+  const sku = new Map(skus.map((s) => [s.id, s]));
+  const location = new Map(locations.map((l) => [l.id, l]));
   return {
-    sku: new Map(skus.map((s) => [s.id, s])),
-    location: new Map(locations.map((l) => [l.id, l])),
-    skuName: (id) => (skus.find((s) => s.id === id) || { name: `SKU ${id}` }).name,
-    place: (id) => (locations.find((l) => l.id === id) || { name: `location ${id}` }).name,
+    sku,
+    skuName: (id) => (sku.get(id) || { name: `SKU ${id}` }).name,
+    place: (id) => (location.get(id) || { name: `location ${id}` }).name, // other members' sites are not in reach
   };
 }
 
@@ -47,46 +48,126 @@ function stateBadge(state) {
 }
 
 function orderView(order, known) {
-  return h("div", { class: "object", testid: "order", data: { order: order.id, state: order.state } },
-    h("h4", {}, `Order #${order.id} `, stateBadge(order.state), order.urgent ? h("span", { class: "urgent" }, "urgent") : null),
-    h("dl", {},
-      h("dt", {}, "Deliver to"), h("dd", {}, known ? known.place(order.deliver_to) : `location ${order.deliver_to}`),
-      h("dt", {}, "Cases"), h("dd", { testid: "order-cases" }, `${order.cases_ordered} ordered, ${order.cases_dispatched} dispatched`),
-      h("dt", {}, "Amount"), h("dd", {}, yuan(order.amount)),
-      h("dt", {}, "Submitted"), h("dd", {}, when(order.submitted_at)),
-      h("dt", {}, "Approvals"), h("dd", { testid: "order-approvals" },
+  return h(
+    "div",
+    { class: "object", testid: "order", data: { order: order.id, state: order.state } },
+    h(
+      "h4",
+      {},
+      `Order #${order.id} `,
+      stateBadge(order.state),
+      order.urgent ? h("span", { class: "urgent" }, "urgent") : null,
+    ),
+    h(
+      "dl",
+      {},
+      h("dt", {}, "Deliver to"),
+      h("dd", {}, known ? known.place(order.deliver_to) : `location ${order.deliver_to}`),
+      h("dt", {}, "Cases"),
+      h("dd", { testid: "order-cases" }, `${order.cases_ordered} ordered, ${order.cases_dispatched} dispatched`),
+      h("dt", {}, "Amount"),
+      h("dd", {}, yuan(order.amount)),
+      h("dt", {}, "Submitted"),
+      h("dd", {}, when(order.submitted_at)),
+      h("dt", {}, "Approvals"),
+      h(
+        "dd",
+        { testid: "order-approvals" },
         order.approved_stages.length ? order.approved_stages.map((s) => STAGE_LABEL[s]).join(", ") : "none yet",
-        order.pending_stages.length ? ` · waiting for ${order.pending_stages.map((s) => STAGE_LABEL[s]).join(", ")}` : ""),
+        order.pending_stages.length
+          ? ` · waiting for ${order.pending_stages.map((s) => STAGE_LABEL[s]).join(", ")}`
+          : "",
+      ),
       order.state === "submitted" ? [h("dt", {}, "Approval SLA"), h("dd", {}, slaView(order))] : null,
-      order.lines ? [h("dt", {}, "Lines"), h("dd", {}, order.lines.map((l) =>
-        h("div", {}, `${l.cases} × ${known ? known.skuName(l.sku) : `SKU ${l.sku}`} at ${yuan(l.unit_price)}`)))] : null));
+      order.lines
+        ? [
+            h("dt", {}, "Lines"),
+            h(
+              "dd",
+              {},
+              order.lines.map((l) =>
+                h("div", {}, `${l.cases} × ${known ? known.skuName(l.sku) : `SKU ${l.sku}`} at ${yuan(l.unit_price)}`),
+              ),
+            ),
+          ]
+        : null,
+    ),
+  );
 }
 
 function shipmentView(shipment, known) {
   const place = (id) => (known ? known.place(id) : `location ${id}`);
-  return h("div", { class: "object", testid: "shipment", data: { shipment: shipment.id, state: shipment.state } },
+  return h(
+    "div",
+    { class: "object", testid: "shipment", data: { shipment: shipment.id, state: shipment.state } },
     h("h4", {}, `Shipment #${shipment.id} `, stateBadge(shipment.state)),
-    h("dl", {},
-      h("dt", {}, "Route"), h("dd", {}, `${place(shipment.from_location)} → ${place(shipment.to_location)}`),
-      h("dt", {}, "For"), h("dd", {}, shipment.kind === "delivery" ? "delivery to a store" : `${shipment.kind} #${shipment.ref}`),
-      h("dt", {}, "Carrier"), h("dd", {}, `carrier ${shipment.carrier}`),
-      h("dt", {}, "ETA"), h("dd", {}, when(shipment.eta), shipment.overdue ? h("span", { class: "late" }, " overdue") : ""),
+    h(
+      "dl",
+      {},
+      h("dt", {}, "Route"),
+      h("dd", {}, `${place(shipment.from_location)} → ${place(shipment.to_location)}`),
+      h("dt", {}, "For"),
+      h("dd", {}, shipment.kind === "delivery" ? "delivery to a store" : `${shipment.kind} #${shipment.ref}`),
+      h("dt", {}, "Carrier"),
+      h("dd", {}, `carrier ${shipment.carrier}`),
+      h("dt", {}, "ETA"),
+      h("dd", {}, when(shipment.eta), shipment.overdue ? h("span", { class: "late" }, " overdue") : ""),
       shipment.received_at ? [h("dt", {}, "Received"), h("dd", {}, when(shipment.received_at))] : null,
-      shipment.state === "received" ? [h("dt", {}, "Shortfall"), h("dd", { testid: "shortfall" }, casesOf(shipment.shortfall))] : null),
-    shipment.lines ? table(["Lot", "SKU", "Shipped", "Received"], shipment.lines.map((l) => h("tr", {},
-      h("td", {}, h("code", { title: l.lot }, lotOf(l.lot))), h("td", {}, known ? known.skuName(l.sku) : l.sku),
-      h("td", {}, String(l.cases)), h("td", {}, l.received === null || l.received === undefined ? "—" : String(l.received)))),
-    "shipment-lines") : null,
-    shipment.checkpoints && shipment.checkpoints.length ? h("ol", { class: "checkpoints", testid: "checkpoints" },
-      shipment.checkpoints.map((c) => h("li", { testid: "checkpoint" }, when(c.time), ` ${CHECKPOINT[c.status] || c.status} · ${c.place}`))) : null,
-    shipment.discrepancies && shipment.discrepancies.length ? h("div", { class: "discrepancies" },
-      h("h5", {}, "Discrepancies"),
-      shipment.discrepancies.map((d) => h("p", { class: "discrepancy", testid: "discrepancy", data: { shipped: d.shipped, received: d.received } },
-        `Lot ${lotOf(d.lot)}: ${d.shipped} shipped, ${d.received} received, ${d.shipped - d.received} short (${d.state})`))) : null);
+      shipment.state === "received"
+        ? [h("dt", {}, "Shortfall"), h("dd", { testid: "shortfall" }, casesOf(shipment.shortfall))]
+        : null,
+    ),
+    shipment.lines
+      ? table(
+          ["Lot", "SKU", "Shipped", "Received"],
+          shipment.lines.map((l) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, h("code", { title: l.lot }, lotOf(l.lot))),
+              h("td", {}, known ? known.skuName(l.sku) : l.sku),
+              h("td", {}, String(l.cases)),
+              h("td", {}, l.received === null || l.received === undefined ? "—" : String(l.received)),
+            ),
+          ),
+          "shipment-lines",
+        )
+      : null,
+    shipment.checkpoints && shipment.checkpoints.length
+      ? h(
+          "ol",
+          { class: "checkpoints", testid: "checkpoints" },
+          shipment.checkpoints.map((c) =>
+            h("li", { testid: "checkpoint" }, when(c.time), ` ${CHECKPOINT[c.status] || c.status} · ${c.place}`),
+          ),
+        )
+      : null,
+    shipment.discrepancies && shipment.discrepancies.length
+      ? h(
+          "div",
+          { class: "discrepancies" },
+          h("h5", {}, "Discrepancies"),
+          shipment.discrepancies.map((d) =>
+            h(
+              "p",
+              { class: "discrepancy", testid: "discrepancy", data: { shipped: d.shipped, received: d.received } },
+              `Lot ${lotOf(d.lot)}: ${d.shipped} shipped, ${d.received} received, ` +
+                `${d.shipped - d.received} short (${d.state})`,
+            ),
+          ),
+        )
+      : null,
+  );
 }
 
 function section(title, intro, ...content) {
-  return h("section", { class: "card" }, h("h2", {}, title), intro ? h("p", { class: "intro" }, intro) : null, ...content);
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", {}, title),
+    intro ? h("p", { class: "intro" }, intro) : null,
+    ...content,
+  );
 }
 
 function loading() {
@@ -110,7 +191,16 @@ function field(label, input) {
 
 function form(onsubmit, ...children) {
   // The page's policy allows no form submission (form-action 'none'): the console submits with fetch.
-  return h("form", { onsubmit: (event) => { event.preventDefault(); onsubmit(event.target); } }, ...children);
+  return h(
+    "form",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        onsubmit(event.target);
+      },
+    },
+    ...children,
+  );
 }
 
 async function byTxHash(path, txHash) {
@@ -128,42 +218,97 @@ const orders = {
     const prices = new Map((await api(`/v1/prices?tier=${ctx.me.price_tier}`)).map((p) => [p.sku, p.price]));
     const list = h("div", { testid: "my-orders" });
     const tracked = h("div", { testid: "tracked-order" });
-    const sku = h("select", { name: "sku", testid: "order-sku", required: true },
-      [...known.sku.values()].filter((s) => s.active && prices.has(s.id)).map((s) =>
-        h("option", { value: String(s.id) }, `${s.name} · ${yuan(prices.get(s.id))}/case`)));
-    const cases = h("input", { type: "number", name: "cases", min: "1", value: "10", required: true, testid: "order-cases-input" });
+    const sku = h(
+      "select",
+      { name: "sku", testid: "order-sku", required: true },
+      [...known.sku.values()]
+        .filter((s) => s.active && prices.has(s.id))
+        .map((s) => h("option", { value: String(s.id) }, `${s.name} · ${yuan(prices.get(s.id))}/case`)),
+    );
+    const cases = h("input", {
+      type: "number",
+      name: "cases",
+      min: "1",
+      value: "10",
+      required: true,
+      testid: "order-cases-input",
+    });
     const urgent = h("input", { type: "checkbox", name: "urgent", testid: "order-urgent" });
-    const deliverTo = h("select", { name: "deliver_to", testid: "order-deliver-to" },
-      ctx.me.locations.map((id) => h("option", { value: String(id) }, known.place(id))));
+    const deliverTo = h(
+      "select",
+      { name: "deliver_to", testid: "order-deliver-to" },
+      ctx.me.locations.map((id) => h("option", { value: String(id) }, known.place(id))),
+    );
     const results = h("div", { class: "results" });
 
-    const refresh = () => fill(list, async () => {
-      const page = await api("/v1/orders?limit=20");
-      if (!page.items.length) return h("p", {}, "No orders yet.");
-      return table(["Order", "State", "Cases", "Amount", "Submitted", "Approval", ""], page.items.map((o) => h("tr", {
-        testid: "order-row", data: { order: o.id, state: o.state } },
-      h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""), h("td", {}, stateBadge(o.state)),
-      h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`), h("td", {}, yuan(o.amount)), h("td", {}, when(o.submitted_at)),
-      h("td", {}, o.state === "submitted" ? slaView(o) : o.approved_at ? when(o.approved_at) : ""),
-      h("td", {}, h("button", { type: "button", testid: "track-order", onclick: () => fill(tracked, async () =>
-        provenanceView(await api(`/v1/provenance/orders/${o.id}`), known)) }, "Track")))), "orders-table");
-    });
-
-    const submit = form(async () => {
-      const body = { deliver_to: Number(deliverTo.value), urgent: urgent.checked,
-        lines: [{ sku: Number(sku.value), cases: Number(cases.value) }] };
-      await ctx.run(results, "Place order", "/v1/orders", body, async (txHash) => {
-        const placed = await byTxHash("/v1/orders?limit=20", txHash);
-        refresh();
-        return orderView(await api(`/v1/orders/${placed.id}`), known);
+    const refresh = () =>
+      fill(list, async () => {
+        const page = await api("/v1/orders?limit=20");
+        if (!page.items.length) return h("p", {}, "No orders yet.");
+        return table(
+          ["Order", "State", "Cases", "Amount", "Submitted", "Approval", ""],
+          page.items.map((o) =>
+            h(
+              "tr",
+              {
+                testid: "order-row",
+                data: { order: o.id, state: o.state },
+              },
+              h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
+              h("td", {}, stateBadge(o.state)),
+              h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`),
+              h("td", {}, yuan(o.amount)),
+              h("td", {}, when(o.submitted_at)),
+              h("td", {}, o.state === "submitted" ? slaView(o) : o.approved_at ? when(o.approved_at) : ""),
+              h(
+                "td",
+                {},
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    testid: "track-order",
+                    onclick: () =>
+                      fill(tracked, async () => provenanceView(await api(`/v1/provenance/orders/${o.id}`), known)),
+                  },
+                  "Track",
+                ),
+              ),
+            ),
+          ),
+          "orders-table",
+        );
       });
-    }, h("div", { class: "fields" }, field("Product", sku), field("Cases", cases), field("Deliver to", deliverTo),
-      h("label", { class: "check" }, urgent, h("span", {}, "Urgent (approvals in any order, 12 h target)"))),
-    h("button", { type: "submit", class: "primary", testid: "place-order" }, "Sign and place order"));
+
+    const submit = form(
+      async () => {
+        const body = {
+          deliver_to: Number(deliverTo.value),
+          urgent: urgent.checked,
+          lines: [{ sku: Number(sku.value), cases: Number(cases.value) }],
+        };
+        await ctx.run(results, "Place order", "/v1/orders", body, async (txHash) => {
+          const placed = await byTxHash("/v1/orders?limit=20", txHash);
+          refresh();
+          return orderView(await api(`/v1/orders/${placed.id}`), known);
+        });
+      },
+      h(
+        "div",
+        { class: "fields" },
+        field("Product", sku),
+        field("Cases", cases),
+        field("Deliver to", deliverTo),
+        h("label", { class: "check" }, urgent, h("span", {}, "Urgent (approvals in any order, 12 h target)")),
+      ),
+      h("button", { type: "submit", class: "primary", testid: "place-order" }, "Sign and place order"),
+    );
 
     await refresh();
-    return [section("Place an order", "Prices come from the ledger's price list for your tier.", submit, results),
-      section("Your orders", "Newest first. Approval clocks run from submission: 8 h, urgent 12 h.", list, tracked)];
+    return [
+      section("Place an order", "Prices come from the ledger's price list for your tier.", submit, results),
+      section("Your orders", "Newest first. Approval clocks run from submission: 8 h, urgent 12 h.", list, tracked),
+    ];
   },
 };
 
@@ -176,31 +321,80 @@ const approvals = {
     const known = await names();
     const queue = h("div", { testid: "approval-queue" });
     const results = h("div", { class: "results" });
-    const act = (order, verb, body) => ctx.run(results, `${verb === "approve" ? "Approve" : "Reject"} order #${order.id}`,
-      `/v1/orders/${order.id}/${verb}`, body, async () => {
-        refresh();
-        return orderView(await api(`/v1/orders/${order.id}`), known);
+    const act = (order, verb, body) =>
+      ctx.run(
+        results,
+        `${verb === "approve" ? "Approve" : "Reject"} order #${order.id}`,
+        `/v1/orders/${order.id}/${verb}`,
+        body,
+        async () => {
+          refresh();
+          return orderView(await api(`/v1/orders/${order.id}`), known);
+        },
+      );
+    const refresh = () =>
+      fill(queue, async () => {
+        const page = await api("/v1/orders?pending_for_me=true&limit=100");
+        if (!page.items.length) return h("p", { testid: "queue-empty" }, "Nothing awaits your approval.");
+        const items = [...page.items].sort((a, b) => slaClock(a, now()).deadline - slaClock(b, now()).deadline);
+        return table(
+          ["Order", "Distributor", "Cases", "Amount", "Waiting for", "SLA", ""],
+          items.map((o) => {
+            const reason = h("input", {
+              type: "number",
+              min: "0",
+              max: "65535",
+              value: "1",
+              class: "reason",
+              "aria-label": `reason code to reject order ${o.id}`,
+              testid: "reject-reason",
+            });
+            return h(
+              "tr",
+              { testid: "queue-row", data: { order: o.id } },
+              h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
+              h("td", {}, `org ${o.distributor}`),
+              h("td", {}, String(o.cases_ordered)),
+              h("td", {}, yuan(o.amount)),
+              h("td", {}, o.pending_stages.map((s) => STAGE_LABEL[s]).join(", ")),
+              h("td", {}, slaView(o)),
+              h(
+                "td",
+                { class: "actions" },
+                h(
+                  "button",
+                  { type: "button", class: "primary", testid: "approve", onclick: () => act(o, "approve", {}) },
+                  "Approve",
+                ),
+                h(
+                  "span",
+                  { class: "reject" },
+                  reason,
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      testid: "reject",
+                      onclick: () => act(o, "reject", { reason_code: Number(reason.value) }),
+                    },
+                    "Reject",
+                  ),
+                ),
+              ),
+            );
+          }),
+          "queue-table",
+        );
       });
-    const refresh = () => fill(queue, async () => {
-      const page = await api("/v1/orders?pending_for_me=true&limit=100");
-      if (!page.items.length) return h("p", { testid: "queue-empty" }, "Nothing awaits your approval.");
-      const items = [...page.items].sort((a, b) => slaClock(a, now()).deadline - slaClock(b, now()).deadline);
-      return table(["Order", "Distributor", "Cases", "Amount", "Waiting for", "SLA", ""], items.map((o) => {
-        const reason = h("input", { type: "number", min: "0", max: "65535", value: "1", class: "reason",
-          "aria-label": `reason code to reject order ${o.id}`, testid: "reject-reason" });
-        return h("tr", { testid: "queue-row", data: { order: o.id } },
-          h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
-          h("td", {}, `org ${o.distributor}`), h("td", {}, String(o.cases_ordered)), h("td", {}, yuan(o.amount)),
-          h("td", {}, o.pending_stages.map((s) => STAGE_LABEL[s]).join(", ")), h("td", {}, slaView(o)),
-          h("td", { class: "actions" },
-            h("button", { type: "button", class: "primary", testid: "approve", onclick: () => act(o, "approve", {}) }, "Approve"),
-            h("span", { class: "reject" }, reason,
-              h("button", { type: "button", testid: "reject", onclick: () => act(o, "reject", { reason_code: Number(reason.value) }) }, "Reject"))));
-      }), "queue-table");
-    });
     await refresh();
-    return [section("Awaiting your approval", "Soonest deadline first. Target: 8 h from submission, urgent orders 12 h.",
-      queue, results)];
+    return [
+      section(
+        "Awaiting your approval",
+        "Soonest deadline first. Target: 8 h from submission, urgent orders 12 h.",
+        queue,
+        results,
+      ),
+    ];
   },
 };
 
@@ -210,9 +404,11 @@ const approvals = {
 async function remaining(order) {
   const sent = new Map();
   for (const id of order.shipments) {
-    for (const line of (await api(`/v1/shipments/${id}`)).lines) sent.set(line.sku, (sent.get(line.sku) || 0) + line.cases);
+    for (const line of (await api(`/v1/shipments/${id}`)).lines)
+      sent.set(line.sku, (sent.get(line.sku) || 0) + line.cases);
   }
-  return order.lines.map((l) => ({ sku: l.sku, cases: Math.max(0, l.cases - (sent.get(l.sku) || 0)) }))
+  return order.lines
+    .map((l) => ({ sku: l.sku, cases: Math.max(0, l.cases - (sent.get(l.sku) || 0)) }))
     .filter((l) => l.cases > 0);
 }
 
@@ -233,68 +429,155 @@ const dispatch = {
   title: "Dispatch",
   async draw(ctx) {
     const known = await names();
-    const from = h("select", { testid: "dispatch-from" }, ctx.me.locations.map((id) => h("option", { value: String(id) }, known.place(id))));
+    const from = h(
+      "select",
+      { testid: "dispatch-from" },
+      ctx.me.locations.map((id) => h("option", { value: String(id) }, known.place(id))),
+    );
     const list = h("div", { testid: "approved-orders" });
     const prepare = h("div", { testid: "dispatch-form-holder" });
     const results = h("div", { class: "results" });
 
-    const openForm = (orderId) => fill(prepare, async () => {
-      const location = Number(from.value);
-      const order = await api(`/v1/orders/${orderId}`);
-      const lines = [];
-      const rows = [];
-      for (const need of await remaining(order)) {
-        const stock = (await api(`/v1/stock?location=${location}&sku=${need.sku}&include_in_transit=false`)).items
-          .filter((r) => r.on_hand > 0);
-        const { picked, short: missing } = allocate(need.cases, stock);
-        for (const p of picked) {
-          const input = h("input", { type: "number", min: "0", max: String(p.on_hand), value: String(p.cases),
-            testid: "dispatch-cases", "aria-label": `cases of lot ${p.lot}` });
-          lines.push({ lot: p.lot, input });
-          rows.push(h("tr", {}, h("td", {}, known.skuName(need.sku)), h("td", {}, h("code", { title: p.lot }, lotOf(p.lot))),
-            h("td", {}, String(p.on_hand)), h("td", {}, input)));
+    const openForm = (orderId) =>
+      fill(prepare, async () => {
+        const location = Number(from.value);
+        const order = await api(`/v1/orders/${orderId}`);
+        const lines = [];
+        const rows = [];
+        for (const need of await remaining(order)) {
+          const stock = (
+            await api(`/v1/stock?location=${location}&sku=${need.sku}&include_in_transit=false`)
+          ).items.filter((r) => r.on_hand > 0);
+          const { picked, short: missing } = allocate(need.cases, stock);
+          for (const p of picked) {
+            const input = h("input", {
+              type: "number",
+              min: "0",
+              max: String(p.on_hand),
+              value: String(p.cases),
+              testid: "dispatch-cases",
+              "aria-label": `cases of lot ${p.lot}`,
+            });
+            lines.push({ lot: p.lot, input });
+            rows.push(
+              h(
+                "tr",
+                {},
+                h("td", {}, known.skuName(need.sku)),
+                h("td", {}, h("code", { title: p.lot }, lotOf(p.lot))),
+                h("td", {}, String(p.on_hand)),
+                h("td", {}, input),
+              ),
+            );
+          }
+          if (missing > 0)
+            rows.push(
+              h(
+                "tr",
+                { class: "short" },
+                h("td", { colspan: "4" }, `${missing} cases of ${known.skuName(need.sku)} are not in stock here`),
+              ),
+            );
         }
-        if (missing > 0) rows.push(h("tr", { class: "short" }, h("td", { colspan: "4" },
-          `${missing} cases of ${known.skuName(need.sku)} are not in stock here`)));
-      }
-      const seen = new Set((await api(`/v1/shipments?from_location=${location}&limit=100`)).items.map((s) => s.carrier));
-      const carrier = h("input", { type: "number", min: "1", required: true, list: "carriers", testid: "dispatch-carrier",
-        value: seen.size ? String([...seen][0]) : "" });
-      const carriers = h("datalist", { id: "carriers" }, [...seen].map((c) => h("option", { value: String(c) }, `carrier ${c}`)));
-      const eta = h("input", { type: "datetime-local", required: true, testid: "dispatch-eta",
-        value: new Date(Date.now() + 3 * 86400_000 - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 16) });
-      return h("div", { class: "card card--inner", testid: "dispatch-form", data: { order: order.id } },
-        h("h3", {}, `Dispatch order #${order.id} to ${known.place(order.deliver_to)}`),
-        table(["Product", "Lot", "On hand", "Cases to send"], rows, "dispatch-lines"),
-        form(async () => {
-          const body = { kind: "order", ref: order.id, from_location: location, to_location: order.deliver_to,
-            carrier: Number(carrier.value), eta: Math.floor(new Date(eta.value).getTime() / 1000),
-            lines: lines.map((l) => ({ lot: l.lot, cases: Number(l.input.value) })).filter((l) => l.cases > 0) };
-          await ctx.run(results, `Dispatch order #${order.id}`, "/v1/shipments", body, async (txHash) => {
-            const shipment = await byTxHash(`/v1/shipments?from_location=${location}&limit=20`, txHash);
-            const after = await api(`/v1/orders/${order.id}`);
-            refresh();
-            prepare.replaceChildren();
-            return [shipmentView(await api(`/v1/shipments/${shipment.id}`), known), orderView(after, known)];
-          });
-        }, h("div", { class: "fields" }, field("Carrier (organisation id)", carrier), carriers, field("Expected arrival", eta)),
-        h("button", { type: "submit", class: "primary", testid: "dispatch-submit" }, "Sign and dispatch")));
-    });
+        const seen = new Set(
+          (await api(`/v1/shipments?from_location=${location}&limit=100`)).items.map((s) => s.carrier),
+        );
+        const carrier = h("input", {
+          type: "number",
+          min: "1",
+          required: true,
+          list: "carriers",
+          testid: "dispatch-carrier",
+          value: seen.size ? String([...seen][0]) : "",
+        });
+        const carriers = h(
+          "datalist",
+          { id: "carriers" },
+          [...seen].map((c) => h("option", { value: String(c) }, `carrier ${c}`)),
+        );
+        const eta = h("input", {
+          type: "datetime-local",
+          required: true,
+          testid: "dispatch-eta",
+          value: new Date(Date.now() + 3 * 86400_000 - new Date().getTimezoneOffset() * 60_000)
+            .toISOString()
+            .slice(0, 16),
+        });
+        return h(
+          "div",
+          { class: "card card--inner", testid: "dispatch-form", data: { order: order.id } },
+          h("h3", {}, `Dispatch order #${order.id} to ${known.place(order.deliver_to)}`),
+          table(["Product", "Lot", "On hand", "Cases to send"], rows, "dispatch-lines"),
+          form(
+            async () => {
+              const body = {
+                kind: "order",
+                ref: order.id,
+                from_location: location,
+                to_location: order.deliver_to,
+                carrier: Number(carrier.value),
+                eta: Math.floor(new Date(eta.value).getTime() / 1000),
+                lines: lines.map((l) => ({ lot: l.lot, cases: Number(l.input.value) })).filter((l) => l.cases > 0),
+              };
+              await ctx.run(results, `Dispatch order #${order.id}`, "/v1/shipments", body, async (txHash) => {
+                const shipment = await byTxHash(`/v1/shipments?from_location=${location}&limit=20`, txHash);
+                const after = await api(`/v1/orders/${order.id}`);
+                refresh();
+                prepare.replaceChildren();
+                return [shipmentView(await api(`/v1/shipments/${shipment.id}`), known), orderView(after, known)];
+              });
+            },
+            h(
+              "div",
+              { class: "fields" },
+              field("Carrier (organisation id)", carrier),
+              carriers,
+              field("Expected arrival", eta),
+            ),
+            h("button", { type: "submit", class: "primary", testid: "dispatch-submit" }, "Sign and dispatch"),
+          ),
+        );
+      });
 
-    const refresh = () => fill(list, async () => {
-      const page = await api("/v1/orders?state=approved&state=partially_dispatched&limit=30");
-      if (!page.items.length) return h("p", {}, "No approved order waits for dispatch.");
-      return table(["Order", "State", "Deliver to", "Cases", "Approved", ""], page.items.map((o) => h("tr", {
-        testid: "approved-row", data: { order: o.id } },
-      h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""), h("td", {}, stateBadge(o.state)),
-      h("td", {}, `location ${o.deliver_to}`), h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`),
-      h("td", {}, when(o.approved_at)),
-      h("td", {}, h("button", { type: "button", testid: "prepare-dispatch", onclick: () => openForm(o.id) }, "Prepare")))),
-      "approved-table");
-    });
+    const refresh = () =>
+      fill(list, async () => {
+        const page = await api("/v1/orders?state=approved&state=partially_dispatched&limit=30");
+        if (!page.items.length) return h("p", {}, "No approved order waits for dispatch.");
+        return table(
+          ["Order", "State", "Deliver to", "Cases", "Approved", ""],
+          page.items.map((o) =>
+            h(
+              "tr",
+              {
+                testid: "approved-row",
+                data: { order: o.id },
+              },
+              h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
+              h("td", {}, stateBadge(o.state)),
+              h("td", {}, `location ${o.deliver_to}`),
+              h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`),
+              h("td", {}, when(o.approved_at)),
+              h(
+                "td",
+                {},
+                h("button", { type: "button", testid: "prepare-dispatch", onclick: () => openForm(o.id) }, "Prepare"),
+              ),
+            ),
+          ),
+          "approved-table",
+        );
+      });
     await refresh();
-    return [section("Approved orders", "Dispatch from your site: lots are picked oldest first, and you may change them.",
-      h("div", { class: "fields" }, field("From", from)), list, prepare, results)];
+    return [
+      section(
+        "Approved orders",
+        "Dispatch from your site: lots are picked oldest first, and you may change them.",
+        h("div", { class: "fields" }, field("From", from)),
+        list,
+        prepare,
+        results,
+      ),
+    ];
   },
 };
 
@@ -306,25 +589,64 @@ const checkpoints = {
   async draw(ctx) {
     const list = h("div", { testid: "carried" });
     const results = h("div", { class: "results" });
-    const refresh = () => fill(list, async () => {
-      const page = await api("/v1/shipments?state=in_transit&limit=50");
-      if (!page.items.length) return h("p", {}, "Nothing in transit with you.");
-      return table(["Shipment", "Route", "Cases", "ETA", "Checkpoint"], page.items.map((s) => {
-        const status = h("select", { testid: "checkpoint-status", "aria-label": `status of shipment ${s.id}` },
-          Object.entries(CHECKPOINT).map(([code, label]) => h("option", { value: code }, label)));
-        const place = h("input", { type: "text", required: true, maxlength: "200", placeholder: "where",
-          testid: "checkpoint-place", "aria-label": `place of shipment ${s.id}` });
-        return h("tr", { testid: "carried-row", data: { shipment: s.id } },
-          h("td", {}, `#${s.id}`), h("td", {}, `${s.from_location} → ${s.to_location}`), h("td", {}, String(s.cases)),
-          h("td", {}, when(s.eta), s.overdue ? h("span", { class: "late" }, " overdue") : ""),
-          h("td", {}, form(() => ctx.run(results, `Checkpoint for shipment #${s.id}`, `/v1/shipments/${s.id}/checkpoints`,
-            { status: Number(status.value), place: place.value.trim() },
-            async () => shipmentView(await api(`/v1/shipments/${s.id}`))),
-          status, place, h("button", { type: "submit", testid: "checkpoint-submit" }, "Sign and report"))));
-      }), "carried-table");
-    });
+    const refresh = () =>
+      fill(list, async () => {
+        const page = await api("/v1/shipments?state=in_transit&limit=50");
+        if (!page.items.length) return h("p", {}, "Nothing in transit with you.");
+        return table(
+          ["Shipment", "Route", "Cases", "ETA", "Checkpoint"],
+          page.items.map((s) => {
+            const status = h(
+              "select",
+              { testid: "checkpoint-status", "aria-label": `status of shipment ${s.id}` },
+              Object.entries(CHECKPOINT).map(([code, label]) => h("option", { value: code }, label)),
+            );
+            const place = h("input", {
+              type: "text",
+              required: true,
+              maxlength: "200",
+              placeholder: "where",
+              testid: "checkpoint-place",
+              "aria-label": `place of shipment ${s.id}`,
+            });
+            return h(
+              "tr",
+              { testid: "carried-row", data: { shipment: s.id } },
+              h("td", {}, `#${s.id}`),
+              h("td", {}, `${s.from_location} → ${s.to_location}`),
+              h("td", {}, String(s.cases)),
+              h("td", {}, when(s.eta), s.overdue ? h("span", { class: "late" }, " overdue") : ""),
+              h(
+                "td",
+                {},
+                form(
+                  () =>
+                    ctx.run(
+                      results,
+                      `Checkpoint for shipment #${s.id}`,
+                      `/v1/shipments/${s.id}/checkpoints`,
+                      { status: Number(status.value), place: place.value.trim() },
+                      async () => shipmentView(await api(`/v1/shipments/${s.id}`)),
+                    ),
+                  status,
+                  place,
+                  h("button", { type: "submit", testid: "checkpoint-submit" }, "Sign and report"),
+                ),
+              ),
+            );
+          }),
+          "carried-table",
+        );
+      });
     await refresh();
-    return [section("In transit with you", "Report where each shipment is; the receiver and the brand see it at once.", list, results)];
+    return [
+      section(
+        "In transit with you",
+        "Report where each shipment is; the receiver and the brand see it at once.",
+        list,
+        results,
+      ),
+    ];
   },
 };
 
@@ -339,36 +661,96 @@ const receive = {
     const confirm = h("div", { testid: "receipt-form-holder" });
     const results = h("div", { class: "results" });
 
-    const openForm = (id) => fill(confirm, async () => {
-      const shipment = await api(`/v1/shipments/${id}`);
-      const inputs = shipment.lines.map((l) => ({ lot: l.lot, input: h("input", { type: "number", min: "0", max: String(l.cases),
-        value: String(l.cases), testid: "received-cases", "aria-label": `cases of lot ${l.lot} received` }) }));
-      return h("div", { class: "card card--inner", testid: "receipt-form", data: { shipment: id } },
-        h("h3", {}, `Shipment #${id} from ${known.place(shipment.from_location)}`),
-        table(["Product", "Lot", "Shipped", "Counted"], shipment.lines.map((l, i) => h("tr", {},
-          h("td", {}, known.skuName(l.sku)), h("td", {}, h("code", { title: l.lot }, lotOf(l.lot))), h("td", {}, String(l.cases)),
-          h("td", {}, inputs[i].input))), "receipt-lines"),
-        form(() => ctx.run(results, `Receipt of shipment #${id}`, `/v1/shipments/${id}/receipt`,
-          { lines: inputs.map((l) => ({ lot: l.lot, received: Number(l.input.value) })) }, async () => {
-            confirm.replaceChildren();
-            refresh();
-            return shipmentView(await api(`/v1/shipments/${id}`), known);
+    const openForm = (id) =>
+      fill(confirm, async () => {
+        const shipment = await api(`/v1/shipments/${id}`);
+        const inputs = shipment.lines.map((l) => ({
+          lot: l.lot,
+          input: h("input", {
+            type: "number",
+            min: "0",
+            max: String(l.cases),
+            value: String(l.cases),
+            testid: "received-cases",
+            "aria-label": `cases of lot ${l.lot} received`,
           }),
-        h("p", { class: "intro" }, "Count what arrived. A line short of what was shipped opens a discrepancy both sides see."),
-        h("button", { type: "submit", class: "primary", testid: "receipt-submit" }, "Sign and confirm receipt")));
-    });
+        }));
+        return h(
+          "div",
+          { class: "card card--inner", testid: "receipt-form", data: { shipment: id } },
+          h("h3", {}, `Shipment #${id} from ${known.place(shipment.from_location)}`),
+          table(
+            ["Product", "Lot", "Shipped", "Counted"],
+            shipment.lines.map((l, i) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, known.skuName(l.sku)),
+                h("td", {}, h("code", { title: l.lot }, lotOf(l.lot))),
+                h("td", {}, String(l.cases)),
+                h("td", {}, inputs[i].input),
+              ),
+            ),
+            "receipt-lines",
+          ),
+          form(
+            () =>
+              ctx.run(
+                results,
+                `Receipt of shipment #${id}`,
+                `/v1/shipments/${id}/receipt`,
+                { lines: inputs.map((l) => ({ lot: l.lot, received: Number(l.input.value) })) },
+                async () => {
+                  confirm.replaceChildren();
+                  refresh();
+                  return shipmentView(await api(`/v1/shipments/${id}`), known);
+                },
+              ),
+            h(
+              "p",
+              { class: "intro" },
+              "Count what arrived. A line short of what was shipped opens a discrepancy both sides see.",
+            ),
+            h("button", { type: "submit", class: "primary", testid: "receipt-submit" }, "Sign and confirm receipt"),
+          ),
+        );
+      });
 
-    const refresh = () => fill(list, async () => {
-      const pages = await Promise.all(ctx.me.locations.map((l) => api(`/v1/shipments?state=in_transit&to_location=${l}&limit=50`)));
-      const items = pages.flatMap((p) => p.items).sort((a, b) => b.id - a.id);
-      if (!items.length) return h("p", {}, "Nothing is on its way to you.");
-      return table(["Shipment", "From", "For", "Cases", "ETA", ""], items.map((s) => h("tr", {
-        testid: "incoming-row", data: { shipment: s.id } },
-      h("td", {}, `#${s.id}`), h("td", {}, known.place(s.from_location)),
-      h("td", {}, s.kind === "delivery" ? "delivery" : `${s.kind} #${s.ref}`), h("td", {}, String(s.cases)), h("td", {}, when(s.eta)),
-      h("td", {}, h("button", { type: "button", testid: "open-receipt", onclick: () => openForm(s.id) }, "Confirm receipt")))),
-      "incoming-table");
-    });
+    const refresh = () =>
+      fill(list, async () => {
+        const pages = await Promise.all(
+          ctx.me.locations.map((l) => api(`/v1/shipments?state=in_transit&to_location=${l}&limit=50`)),
+        );
+        const items = pages.flatMap((p) => p.items).sort((a, b) => b.id - a.id);
+        if (!items.length) return h("p", {}, "Nothing is on its way to you.");
+        return table(
+          ["Shipment", "From", "For", "Cases", "ETA", ""],
+          items.map((s) =>
+            h(
+              "tr",
+              {
+                testid: "incoming-row",
+                data: { shipment: s.id },
+              },
+              h("td", {}, `#${s.id}`),
+              h("td", {}, known.place(s.from_location)),
+              h("td", {}, s.kind === "delivery" ? "delivery" : `${s.kind} #${s.ref}`),
+              h("td", {}, String(s.cases)),
+              h("td", {}, when(s.eta)),
+              h(
+                "td",
+                {},
+                h(
+                  "button",
+                  { type: "button", testid: "open-receipt", onclick: () => openForm(s.id) },
+                  "Confirm receipt",
+                ),
+              ),
+            ),
+          ),
+          "incoming-table",
+        );
+      });
     await refresh();
     return [section("On its way to you", "Confirm what arrived, line by line.", list, confirm, results)];
   },
@@ -383,29 +765,71 @@ const sales = {
     const known = await names();
     const list = h("div", { testid: "store-stock" });
     const results = h("div", { class: "results" });
-    const refresh = () => fill(list, async () => {
-      const pages = await Promise.all(ctx.me.locations.map((l) => api(`/v1/stock?location=${l}&include_in_transit=false`)));
-      const rows = pages.flatMap((p) => p.items).filter((r) => r.on_hand > 0);
-      if (!rows.length) return h("p", {}, "No stock on hand.");
-      return table(["Product", "Lot", "On hand", "Sold"], rows.map((r) => {
-        const cases = h("input", { type: "number", min: "1", max: String(r.on_hand), value: "1", testid: "sale-cases",
-          "aria-label": `cases of lot ${r.lot} sold` });
-        return h("tr", { testid: "stock-row", data: { lot: r.lot, location: r.location, onHand: r.on_hand } },
-          h("td", {}, known.skuName(r.sku)), h("td", {}, h("code", { title: r.lot }, lotOf(r.lot))),
-          h("td", { testid: "on-hand" }, String(r.on_hand)),
-          h("td", {}, form(() => ctx.run(results, "Record a sale", "/v1/sales",
-            { location: r.location, lot: r.lot, cases: Number(cases.value) }, async () => {
-              refresh();
-              const left = (await api(`/v1/stock?location=${r.location}&sku=${r.sku}&include_in_transit=false`)).items
-                .find((x) => x.lot === r.lot);
-              return h("p", { testid: "sale-result", data: { onHand: left ? left.on_hand : 0 } },
-                `${casesOf(cases.value)} of ${known.skuName(r.sku)} sold; ${casesOf(left ? left.on_hand : 0)} of the lot left on hand.`);
-            }),
-          cases, h("button", { type: "submit", testid: "sale-submit" }, "Sign sale"))));
-      }), "stock-table");
-    });
+    const refresh = () =>
+      fill(list, async () => {
+        const pages = await Promise.all(
+          ctx.me.locations.map((l) => api(`/v1/stock?location=${l}&include_in_transit=false`)),
+        );
+        const rows = pages.flatMap((p) => p.items).filter((r) => r.on_hand > 0);
+        if (!rows.length) return h("p", {}, "No stock on hand.");
+        return table(
+          ["Product", "Lot", "On hand", "Sold"],
+          rows.map((r) => {
+            const cases = h("input", {
+              type: "number",
+              min: "1",
+              max: String(r.on_hand),
+              value: "1",
+              testid: "sale-cases",
+              "aria-label": `cases of lot ${r.lot} sold`,
+            });
+            return h(
+              "tr",
+              { testid: "stock-row", data: { lot: r.lot, location: r.location, onHand: r.on_hand } },
+              h("td", {}, known.skuName(r.sku)),
+              h("td", {}, h("code", { title: r.lot }, lotOf(r.lot))),
+              h("td", { testid: "on-hand" }, String(r.on_hand)),
+              h(
+                "td",
+                {},
+                form(
+                  () =>
+                    ctx.run(
+                      results,
+                      "Record a sale",
+                      "/v1/sales",
+                      { location: r.location, lot: r.lot, cases: Number(cases.value) },
+                      async () => {
+                        refresh();
+                        const left = (
+                          await api(`/v1/stock?location=${r.location}&sku=${r.sku}&include_in_transit=false`)
+                        ).items.find((x) => x.lot === r.lot);
+                        return h(
+                          "p",
+                          { testid: "sale-result", data: { onHand: left ? left.on_hand : 0 } },
+                          `${casesOf(cases.value)} of ${known.skuName(r.sku)} sold; ` +
+                            `${casesOf(left ? left.on_hand : 0)} of the lot left on hand.`,
+                        );
+                      },
+                    ),
+                  cases,
+                  h("button", { type: "submit", testid: "sale-submit" }, "Sign sale"),
+                ),
+              ),
+            );
+          }),
+          "stock-table",
+        );
+      });
     await refresh();
-    return [section("Your stock", "Record cases sold to consumers: they leave the ledger's stock as sell-through.", list, results)];
+    return [
+      section(
+        "Your stock",
+        "Record cases sold to consumers: they leave the ledger's stock as sell-through.",
+        list,
+        results,
+      ),
+    ];
   },
 };
 
@@ -414,20 +838,56 @@ const sales = {
 function provenanceView(answer, known = null) {
   const lot = answer.lot;
   const order = answer.order;
-  return h("div", { class: "object", testid: "provenance", data: { kind: lot ? "lot" : "order" } },
-    lot ? h("div", {}, h("h4", {}, `Lot ${lotNumber(lot.lot_number)} (SKU ${lot.sku})`, lot.recalled ? h("span", { class: "late" }, " recalled") : ""),
-      h("p", {}, `Commissioned ${lot.cases} cases, ${lot.bottles} bottles at location ${lot.location} on `, when(lot.commissioned_at),
-        " · transaction ", h("code", { title: lot.tx_hash }, short(lot.tx_hash))),
-      h("p", {}, "Merkle root ", h("code", { testid: "merkle-root" }, lot.merkle_root))) : null,
+  return h(
+    "div",
+    { class: "object", testid: "provenance", data: { kind: lot ? "lot" : "order" } },
+    lot
+      ? h(
+          "div",
+          {},
+          h(
+            "h4",
+            {},
+            `Lot ${lotNumber(lot.lot_number)} (SKU ${lot.sku})`,
+            lot.recalled ? h("span", { class: "late" }, " recalled") : "",
+          ),
+          h(
+            "p",
+            {},
+            `Commissioned ${lot.cases} cases, ${lot.bottles} bottles at location ${lot.location} on `,
+            when(lot.commissioned_at),
+            " · transaction ",
+            h("code", { title: lot.tx_hash }, short(lot.tx_hash)),
+          ),
+          h("p", {}, "Merkle root ", h("code", { testid: "merkle-root" }, lot.merkle_root)),
+        )
+      : null,
     order ? orderView(order, known) : null,
-    answer.shipments.length ? table(["Shipment", "Route", "Carrier", "Dispatched", "Received", "Shortfall", "Checkpoints", "Transaction"],
-      answer.shipments.map((s) => h("tr", { testid: "provenance-shipment" },
-        h("td", {}, `#${s.id}`), h("td", {}, `location ${s.from_location} → location ${s.to_location}`),
-        h("td", {}, `carrier ${s.carrier}`), h("td", {}, s.dispatched_at || "—"), h("td", {}, s.received_at || "in transit"),
-        h("td", {}, String(s.shortfall ?? "—")),
-        h("td", {}, (s.checkpoints || []).map((c) => h("div", {}, `${CHECKPOINT[c.status] || c.status} · ${c.place}`))),
-        h("td", {}, h("code", { title: s.tx_hash }, short(s.tx_hash))))), "provenance-shipments")
-      : h("p", {}, "No shipment has carried it yet."));
+    answer.shipments.length
+      ? table(
+          ["Shipment", "Route", "Carrier", "Dispatched", "Received", "Shortfall", "Checkpoints", "Transaction"],
+          answer.shipments.map((s) =>
+            h(
+              "tr",
+              { testid: "provenance-shipment" },
+              h("td", {}, `#${s.id}`),
+              h("td", {}, `location ${s.from_location} → location ${s.to_location}`),
+              h("td", {}, `carrier ${s.carrier}`),
+              h("td", {}, s.dispatched_at || "—"),
+              h("td", {}, s.received_at || "in transit"),
+              h("td", {}, String(s.shortfall ?? "—")),
+              h(
+                "td",
+                {},
+                (s.checkpoints || []).map((c) => h("div", {}, `${CHECKPOINT[c.status] || c.status} · ${c.place}`)),
+              ),
+              h("td", {}, h("code", { title: s.tx_hash }, short(s.tx_hash))),
+            ),
+          ),
+          "provenance-shipments",
+        )
+      : h("p", {}, "No shipment has carried it yet."),
+  );
 }
 
 /** Downloads the ledger's EPCIS 2.0 export: fetched with the member's token, saved by the browser as a file. */
@@ -439,12 +899,21 @@ async function downloadExport(status) {
     throw Object.assign(new Error(body.error), { status: answer.status, error: body.error, detail: body.detail });
   }
   const blob = await answer.blob();
-  const link = h("a", { href: URL.createObjectURL(blob), download: "ledger-epcis.jsonld", testid: "epcis-file" }, "ledger-epcis.jsonld");
+  const link = h(
+    "a",
+    { href: URL.createObjectURL(blob), download: "ledger-epcis.jsonld", testid: "epcis-file" },
+    "ledger-epcis.jsonld",
+  );
   document.body.append(link);
   link.click();
   link.remove();
-  status.replaceChildren(h("span", { testid: "epcis-done", data: { bytes: blob.size } },
-    `Saved ledger-epcis.jsonld (${(blob.size / 1024).toFixed(1)} KiB, EPCIS 2.0 JSON-LD).`));
+  status.replaceChildren(
+    h(
+      "span",
+      { testid: "epcis-done", data: { bytes: blob.size } },
+      `Saved ledger-epcis.jsonld (${(blob.size / 1024).toFixed(1)} KiB, EPCIS 2.0 JSON-LD).`,
+    ),
+  );
 }
 
 const provenance = {
@@ -457,23 +926,71 @@ const provenance = {
     const open = (path) => fill(view, async () => provenanceView(await api(path)));
     await fill(lotsList, async () => {
       const page = await api("/v1/lots?limit=20");
-      return table(["Lot", "SKU", "Cases", "Commissioned", ""], page.items.map((l) => h("tr", { testid: "lot-row", data: { lot: l.lot } },
-        h("td", {}, lotNumber(l.lot_number)), h("td", {}, String(l.sku)), h("td", {}, String(l.cases)), h("td", {}, when(l.commissioned_at)),
-        h("td", {}, h("button", { type: "button", testid: "open-lot", onclick: () => open(`/v1/provenance/lots/${l.lot}`) }, "Provenance")))),
-      "lots-table");
+      return table(
+        ["Lot", "SKU", "Cases", "Commissioned", ""],
+        page.items.map((l) =>
+          h(
+            "tr",
+            { testid: "lot-row", data: { lot: l.lot } },
+            h("td", {}, lotNumber(l.lot_number)),
+            h("td", {}, String(l.sku)),
+            h("td", {}, String(l.cases)),
+            h("td", {}, when(l.commissioned_at)),
+            h(
+              "td",
+              {},
+              h(
+                "button",
+                { type: "button", testid: "open-lot", onclick: () => open(`/v1/provenance/lots/${l.lot}`) },
+                "Provenance",
+              ),
+            ),
+          ),
+        ),
+        "lots-table",
+      );
     });
-    const orderId = h("input", { type: "number", min: "1", required: true, testid: "provenance-order-id", "aria-label": "order id" });
+    const orderId = h("input", {
+      type: "number",
+      min: "1",
+      required: true,
+      testid: "provenance-order-id",
+      "aria-label": "order id",
+    });
     return [
-      section("EPCIS export", "Every event of the ledger as one EPCIS 2.0 document, with event hashes.",
-        h("button", { type: "button", class: "primary", testid: "epcis-export", onclick: () => downloadExport(exportStatus).catch(
-          (error) => exportStatus.replaceChildren(errorView(error))) }, "Download EPCIS export"), exportStatus),
-      section("Provenance", "An order and the shipments that carried it, or a lot's commissioning and every shipment of it.",
-        form(() => open(`/v1/provenance/orders/${orderId.value}`), h("div", { class: "fields" }, field("Order", orderId),
-          h("button", { type: "submit", testid: "open-order" }, "Order provenance"))), view),
+      section(
+        "EPCIS export",
+        "Every event of the ledger as one EPCIS 2.0 document, with event hashes.",
+        h(
+          "button",
+          {
+            type: "button",
+            class: "primary",
+            testid: "epcis-export",
+            onclick: () =>
+              downloadExport(exportStatus).catch((error) => exportStatus.replaceChildren(errorView(error))),
+          },
+          "Download EPCIS export",
+        ),
+        exportStatus,
+      ),
+      section(
+        "Provenance",
+        "An order and the shipments that carried it, or a lot's commissioning and every shipment of it.",
+        form(
+          () => open(`/v1/provenance/orders/${orderId.value}`),
+          h(
+            "div",
+            { class: "fields" },
+            field("Order", orderId),
+            h("button", { type: "submit", testid: "open-order" }, "Order provenance"),
+          ),
+        ),
+        view,
+      ),
       section("Lots", "Newest first.", lotsList),
     ];
   },
 };
 
 const PAGES = { orders, approvals, dispatch, checkpoints, receive, sales, provenance };
-

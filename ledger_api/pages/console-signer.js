@@ -20,7 +20,8 @@ export class ConsoleError extends Error {
 }
 
 function ethers() {
-  if (!window.ethers) throw new ConsoleError("SigningLibraryMissing", "The signing library did not load: reload the page.");
+  if (!window.ethers)
+    throw new ConsoleError("SigningLibraryMissing", "The signing library did not load: reload the page.");
   return window.ethers;
 }
 
@@ -47,8 +48,13 @@ export function keystoreSigner(wallet) {
     signMessage: (message) => wallet.signMessage(message),
     async send(unsigned, step) {
       const raw = await wallet.signTransaction({
-        type: 0, to: unsigned.to, data: unsigned.data, gasLimit: BigInt(unsigned.gas),
-        gasPrice: BigInt(unsigned.gas_price), nonce: unsigned.nonce, chainId: BigInt(unsigned.chain_id),
+        type: 0,
+        to: unsigned.to,
+        data: unsigned.data,
+        gasLimit: BigInt(unsigned.gas),
+        gasPrice: BigInt(unsigned.gas_price),
+        nonce: unsigned.nonce,
+        chainId: BigInt(unsigned.chain_id),
         value: BigInt(unsigned.value || 0),
       });
       step("sent", { tx_hash: ethers().keccak256(raw) });
@@ -76,12 +82,27 @@ export async function walletSigner(address = null) {
   return {
     kind: "wallet",
     address,
-    signMessage: (message) => provider.request({
-      method: "personal_sign", params: [ethers().hexlify(ethers().toUtf8Bytes(message)), address] }),
+    signMessage: (message) =>
+      provider.request({
+        method: "personal_sign",
+        params: [ethers().hexlify(ethers().toUtf8Bytes(message)), address],
+      }),
     async send(unsigned, step) {
-      const tx_hash = await provider.request({ method: "eth_sendTransaction", params: [{
-        from: address, to: unsigned.to, data: unsigned.data, gas: hex(unsigned.gas), gasPrice: hex(unsigned.gas_price),
-        nonce: hex(unsigned.nonce), value: hex(unsigned.value || 0), chainId: hex(unsigned.chain_id) }] });
+      const tx_hash = await provider.request({
+        method: "eth_sendTransaction",
+        params: [
+          {
+            from: address,
+            to: unsigned.to,
+            data: unsigned.data,
+            gas: hex(unsigned.gas),
+            gasPrice: hex(unsigned.gas_price),
+            nonce: hex(unsigned.nonce),
+            value: hex(unsigned.value || 0),
+            chainId: hex(unsigned.chain_id),
+          },
+        ],
+      });
       step("sent", { tx_hash });
       return { tx_hash, mirrored: false };
     },
@@ -99,8 +120,11 @@ export async function signIn(signer) {
   }
   const token = await api("/v1/auth/token", { method: "POST", body: { message, signature }, session: null });
   return {
-    token: token.access_token, address: token.account.address, signer: signer.kind,
-    expires_at: Math.floor(Date.now() / 1000) + token.expires_in, account: token.account,
+    token: token.access_token,
+    address: token.account.address,
+    signer: signer.kind,
+    expires_at: Math.floor(Date.now() / 1000) + token.expires_in,
+    account: token.account,
   };
 }
 
@@ -122,8 +146,9 @@ export async function follow(txHash, step, timeoutMs = 60_000) {
     if (status && status.status === "mirrored") return status;
     if (status && status.status === "mined") step("mined", status);
     if (Date.now() > deadline) {
-      throw new ConsoleError("StillPending", "The ledger has not recorded the transaction yet; look again later.",
-        { tx_hash: txHash });
+      throw new ConsoleError("StillPending", "The ledger has not recorded the transaction yet; look again later.", {
+        tx_hash: txHash,
+      });
     }
     await sleep(250);
   }

@@ -21,8 +21,17 @@ export function h(tag, props = {}, ...children) {
 export function when(seconds) {
   if (!seconds) return "—";
   const at = new Date(seconds * 1000);
-  return h("time", { datetime: at.toISOString() }, at.toLocaleString("en-GB", {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }));
+  return h(
+    "time",
+    { datetime: at.toISOString() },
+    at.toLocaleString("en-GB", {
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+    }),
+  );
 }
 
 export function yuan(fen) {
@@ -53,9 +62,16 @@ export function slaClock(order, now) {
 export function slaView(order, now = Date.now() / 1000) {
   const clock = slaClock(order, now);
   const text = clock.overdue ? `overdue by ${duration(clock.left)}` : `${duration(clock.left)} left`;
-  return h("span", { class: `sla ${clock.overdue ? "sla--late" : clock.left < 3600 ? "sla--soon" : "sla--ok"}`,
-    testid: "sla", data: { targetHours: clock.targetHours, overdue: clock.overdue, left: Math.round(clock.left) },
-    title: `target ${clock.targetHours} h from submission` }, text);
+  return h(
+    "span",
+    {
+      class: `sla ${clock.overdue ? "sla--late" : clock.left < 3600 ? "sla--soon" : "sla--ok"}`,
+      testid: "sla",
+      data: { targetHours: clock.targetHours, overdue: clock.overdue, left: Math.round(clock.left) },
+      title: `target ${clock.targetHours} h from submission`,
+    },
+    text,
+  );
 }
 
 /** A description of what went wrong, by the name the API (or the contract) gave it. */
@@ -65,10 +81,13 @@ export function errorView(error, testid = "error") {
   const saidBy = ["message", "problem", "hint", "reason"].find((key) => typeof detail[key] === "string");
   const said = saidBy ? detail[saidBy] : error.message !== name ? error.message : "";
   if (saidBy) delete detail[saidBy];
-  return h("div", { class: "error", role: "alert", testid, data: { error: name } },
+  return h(
+    "div",
+    { class: "error", role: "alert", testid, data: { error: name } },
     h("strong", { testid: `${testid}-name` }, error.status ? `${name} (${error.status})` : name),
     said ? h("p", {}, said) : null,
-    Object.keys(detail).length ? h("pre", { class: "detail" }, JSON.stringify(detail, null, 1)) : null);
+    Object.keys(detail).length ? h("pre", { class: "detail" }, JSON.stringify(detail, null, 1)) : null,
+  );
 }
 
 /** A lot's number as printed, from its ledger id (the SKU above the lot number's 20 bytes). */
@@ -93,9 +112,20 @@ export function lotNumber(hex) {
 }
 
 export function table(head, rows, testid) {
-  return h("table", { testid },
-    h("thead", {}, h("tr", {}, head.map((cell) => h("th", { scope: "col" }, cell)))),
-    h("tbody", {}, rows));
+  return h(
+    "table",
+    { testid },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        head.map((cell) => h("th", { scope: "col" }, cell)),
+      ),
+    ),
+    h("tbody", {}, rows),
+  );
 }
 
 const STEPS = {
@@ -114,8 +144,14 @@ export function txCard(title) {
   const hash = h("code", { testid: "tx-hash" });
   const block = h("span", { testid: "tx-block" });
   const result = h("div", { class: "tx__result", testid: "tx-result" });
-  const card = h("section", { class: "tx", testid: "tx", "aria-live": "polite" }, h("h3", {}, title), status,
-    h("p", { class: "tx__hash" }, "Transaction ", hash, " ", block), result);
+  const card = h(
+    "section",
+    { class: "tx", testid: "tx", "aria-live": "polite" },
+    h("h3", {}, title),
+    status,
+    h("p", { class: "tx__hash" }, "Transaction ", hash, " ", block),
+    result,
+  );
   return {
     node: card,
     step(name, info = {}) {

@@ -8,7 +8,15 @@
 // its reads): the figures the console's load times are measured by.
 
 import { api, currentSession, endSession, saveSession } from "./session.js";
-import { ConsoleError, keystoreSigner, openKeystore, perform, signIn, walletAvailable, walletSigner } from "./console-signer.js";
+import {
+  ConsoleError,
+  keystoreSigner,
+  openKeystore,
+  perform,
+  signIn,
+  walletAvailable,
+  walletSigner,
+} from "./console-signer.js";
 import { errorView, h, short, txCard } from "./console-ui.js";
 import { pagesFor } from "./console-pages.js";
 
@@ -43,9 +51,18 @@ function signInView(note) {
   tabs.hidden = true;
   who.replaceChildren();
   const file = h("input", { type: "file", accept: ".json,application/json", required: true, testid: "keystore-file" });
-  const password = h("input", { type: "password", required: true, autocomplete: "current-password", testid: "keystore-password" });
+  const password = h("input", {
+    type: "password",
+    required: true,
+    autocomplete: "current-password",
+    testid: "keystore-password",
+  });
   const status = h("div", { class: "signin__status", testid: "signin-status", "aria-live": "polite" });
-  const button = h("button", { type: "submit", class: "primary", testid: "keystore-signin" }, "Open keystore and sign in");
+  const button = h(
+    "button",
+    { type: "submit", class: "primary", testid: "keystore-signin" },
+    "Open keystore and sign in",
+  );
 
   const finish = async (chosen) => {
     status.replaceChildren(h("p", { role: "status" }, `Signing in as ${short(chosen.address)}…`));
@@ -60,44 +77,80 @@ function signInView(note) {
   };
   const failed = (error) => {
     if (!error.error && !error.status) console.error(error);
-    const named = error.status === 403 && error.error === "NotAMember"
-      ? new ConsoleError("NotAMember", "The ledger has no active account with this address: it is unknown or deactivated.",
-        { account: error.detail.account })
-      : error;
+    const named =
+      error.status === 403 && error.error === "NotAMember"
+        ? new ConsoleError(
+            "NotAMember",
+            "The ledger has no active account with this address: it is unknown or deactivated.",
+            { account: error.detail.account },
+          )
+        : error;
     status.replaceChildren(errorView(named, "signin-error"));
     button.disabled = false;
   };
 
-  const keystoreForm = h("form", { class: "card signin", testid: "keystore-form", onsubmit: async (event) => {
-    event.preventDefault(); // the page's policy allows no form submission: everything happens here
-    button.disabled = true;
-    try {
-      if (!file.files.length) throw new ConsoleError("NoFile", "Choose your keystore file.");
-      const text = await file.files[0].text();
-      const wallet = await openKeystore(text, password.value, (share) => {
-        status.replaceChildren(h("p", { role: "status" }, `Opening the keystore… ${Math.round(share * 100)} %`));
-      });
-      password.value = "";
-      await finish(keystoreSigner(wallet));
-    } catch (error) {
-      failed(error);
-    }
-  } },
-  h("h2", {}, "Sign in with your keystore"),
-  h("p", { class: "intro" }, "Your key file is decrypted in this browser; neither it nor the password is sent anywhere."),
-  h("label", { class: "field" }, h("span", {}, "Keystore file"), file),
-  h("label", { class: "field" }, h("span", {}, "Password"), password), button);
+  const keystoreForm = h(
+    "form",
+    {
+      class: "card signin",
+      testid: "keystore-form",
+      onsubmit: async (event) => {
+        event.preventDefault(); // the page's policy allows no form submission: everything happens here
+        button.disabled = true;
+        try {
+          if (!file.files.length) throw new ConsoleError("NoFile", "Choose your keystore file.");
+          const text = await file.files[0].text();
+          const wallet = await openKeystore(text, password.value, (share) => {
+            status.replaceChildren(h("p", { role: "status" }, `Opening the keystore… ${Math.round(share * 100)} %`));
+          });
+          password.value = "";
+          await finish(keystoreSigner(wallet));
+        } catch (error) {
+          failed(error);
+        }
+      },
+    },
+    h("h2", {}, "Sign in with your keystore"),
+    h(
+      "p",
+      { class: "intro" },
+      "Your key file is decrypted in this browser; neither it nor the password is sent anywhere.",
+    ),
+    h("label", { class: "field" }, h("span", {}, "Keystore file"), file),
+    h("label", { class: "field" }, h("span", {}, "Password"), password),
+    button,
+  );
 
-  const wallet = walletAvailable() ? h("div", { class: "card signin" }, h("h2", {}, "Or use your browser wallet"),
-    h("button", { type: "button", class: "primary", testid: "wallet-signin", onclick: async () => {
-      try {
-        await finish(await walletSigner());
-      } catch (error) {
-        failed(error.code === 4001 ? new ConsoleError("SignatureDeclined", "The wallet declined.") : error);
-      }
-    } }, "Sign in with browser wallet")) : null;
+  const wallet = walletAvailable()
+    ? h(
+        "div",
+        { class: "card signin" },
+        h("h2", {}, "Or use your browser wallet"),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "primary",
+            testid: "wallet-signin",
+            onclick: async () => {
+              try {
+                await finish(await walletSigner());
+              } catch (error) {
+                failed(error.code === 4001 ? new ConsoleError("SignatureDeclined", "The wallet declined.") : error);
+              }
+            },
+          },
+          "Sign in with browser wallet",
+        ),
+      )
+    : null;
 
-  main.replaceChildren(note ? h("p", { class: "note", testid: "signin-note" }, note) : "", keystoreForm, wallet || "", status);
+  main.replaceChildren(
+    note ? h("p", { class: "note", testid: "signin-note" }, note) : "",
+    keystoreForm,
+    wallet || "",
+    status,
+  );
   ready();
 }
 
@@ -108,7 +161,8 @@ async function run(holder, title, path, body, after) {
   const card = txCard(title);
   holder.prepend(card.node);
   try {
-    if (!signer) throw new ConsoleError("SignerLocked", "Sign in again to sign transactions: the key is not open in this tab.");
+    if (!signer)
+      throw new ConsoleError("SignerLocked", "Sign in again to sign transactions: the key is not open in this tab.");
     const txHash = await perform(signer, path, body, card);
     card.show(...[await after(txHash)].flat());
   } catch (error) {
@@ -122,10 +176,24 @@ async function run(holder, title, path, body, after) {
 async function shell(account) {
   const me = account || (await api("/v1/auth/me"));
   const pages = pagesFor(me);
-  who.replaceChildren(h("span", { testid: "account" }, `${me.name} · ${me.org_name}`),
+  who.replaceChildren(
+    h("span", { testid: "account" }, `${me.name} · ${me.org_name}`),
     h("code", { title: me.address }, short(me.address)),
-    h("button", { type: "button", class: "quiet", testid: "sign-out", onclick: () => { endSession(); signer = null; signInView(); } },
-      "Sign out"));
+    h(
+      "button",
+      {
+        type: "button",
+        class: "quiet",
+        testid: "sign-out",
+        onclick: () => {
+          endSession();
+          signer = null;
+          signInView();
+        },
+      },
+      "Sign out",
+    ),
+  );
   const ctx = { me, run };
   tabs.replaceChildren(...pages.map((page) => h("a", { href: `#${page.id}`, testid: `tab-${page.id}` }, page.title)));
   tabs.hidden = pages.length === 0;
@@ -134,10 +202,17 @@ async function shell(account) {
     const began = performance.now();
     main.dataset.ready = "false";
     const page = pages.find((p) => `#${p.id}` === location.hash) || pages[0];
-    for (const link of tabs.children) link.setAttribute("aria-current", link.hash === `#${page?.id}` ? "page" : "false");
+    for (const link of tabs.children)
+      link.setAttribute("aria-current", link.hash === `#${page?.id}` ? "page" : "false");
     if (!page) {
-      main.replaceChildren(h("p", { class: "card", testid: "no-pages" },
-        `Your roles (${me.roles.join(", ") || "none"}) have no page in the console; the API's /docs lists what you may do.`));
+      main.replaceChildren(
+        h(
+          "p",
+          { class: "card", testid: "no-pages" },
+          `Your roles (${me.roles.join(", ") || "none"}) have no page in the console; ` +
+            "the API's /docs lists what you may do.",
+        ),
+      );
       ready();
       return;
     }

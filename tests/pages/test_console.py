@@ -26,7 +26,7 @@ from tests.pages.console_site import SLOW, console_site, stranger_keystore  # no
 from ledger_api.vocabulary import OrgKind
 
 DESK = {"width": 1280, "height": 900}
-THREE_STAGES_FEN = 100_000_000  # orders of a million yuan and more need the regional manager, sales director and finance
+THREE_STAGES_FEN = 100_000_000  # a million yuan and more: regional manager, sales director and finance approve
 TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
 
 
@@ -242,13 +242,15 @@ def test_the_carrier_reports_a_checkpoint(pages, console_site, journey):
     expect(card.get_by_test_id("checkpoint").last).to_contain_text("at hub · Changsha hub")
 
 
-def test_the_distributor_confirms_receipt_with_a_shortfall_sees_the_discrepancy_and_tracks_the_order(pages, console_site, journey):
+def test_the_distributor_confirms_receipt_with_a_shortfall_sees_the_discrepancy_and_tracks_the_order(
+        pages, console_site, journey):
     page = desk(pages)
     console_site.sign_in_with_keystore(page, journey.distributor)
     console_site.page_drawn(page, "orders", journey.distributor)
     page.get_by_test_id("tab-receive").click()
     console_site.page_drawn(page, "receive", journey.distributor)
-    page.locator(f"[data-testid=incoming-row][data-shipment='{journey.shipment}']").get_by_test_id("open-receipt").click()
+    incoming = page.locator(f"[data-testid=incoming-row][data-shipment='{journey.shipment}']")
+    incoming.get_by_test_id("open-receipt").click()
     counted = page.get_by_test_id("received-cases").first
     shipped = int(counted.input_value())
     counted.fill(str(shipped - 2))
