@@ -140,16 +140,9 @@ function drawCover(answer, names) {
   const short = rows.filter((r) => r.flag === "shortage").sort((a, b) => a.days_of_cover - b.days_of_cover);
   const surplus = rows.filter((r) => r.flag === "surplus")
     .sort((a, b) => excess(b, answer.surplus_days) - excess(a, answer.surplus_days));
-  // A region's cover over all its SKUs: what it holds against what it sells, the same rule as per SKU.
-  const perRegion = regions.map((region) => {
-    const mine = rows.filter((r) => r.region === region);
-    const held = mine.reduce((n, r) => n + r.on_hand, 0);
-    const perDay = mine.reduce((n, r) => n + r.daily_sales, 0);
-    return { region, held, cover: perDay ? held / perDay : null };
-  });
-  const cap = answer.surplus_days * 2; // a bar for 2,000 days would flatten every other region's
-  const colour = (cover) => (cover === null || cover > answer.surplus_days ? COLOURS.surplus
-    : cover < answer.shortage_days ? COLOURS.shortage : COLOURS.balanced);
+  // Per region, how many SKUs are short, balanced or in surplus: a region's cover summed over its SKUs would
+  // hide a sold-out flagship behind the cases of slow sellers.
+  const tally = (flag) => regions.map((region) => rows.filter((r) => r.region === region && r.flag === flag).length);
   const callout = (r, text) => h("li", { testid: "imbalance", data: { region: r.region, sku: r.sku, flag: r.flag } },
     h("span", { class: `flag flag--${r.flag}` }, r.flag), " ", text);
   return h("div", {},
@@ -166,26 +159,18 @@ function drawCover(answer, names) {
       surplus.slice(0, 3).map((r) => callout(r,
         `${names.region(r.region)} sits on ${count(r.on_hand)} cases of ${names.sku(r.sku)}: `
         + `${r.days_of_cover === null ? "none sold in the window" : `${days(r.days_of_cover)} of cover`}.`))),
-    chart("chart-cover-regions", "Days of cover per region over all SKUs, shortage red, surplus blue", {
+    chart("chart-cover-regions", "SKUs short, balanced and in surplus per region", {
       type: "bar",
       data: {
-        labels: perRegion.map((r) => names.region(r.region)),
-        datasets: [{
-          label: "Days of cover (all SKUs)",
-          data: perRegion.map((r) => (r.cover === null ? cap : Math.min(r.cover, cap))),
-          backgroundColor: perRegion.map((r) => colour(r.cover)),
-        }],
+        labels: regions.map((region) => names.region(region)),
+        datasets: [
+          { label: "SKUs short", data: tally("shortage"), backgroundColor: COLOURS.shortage },
+          { label: "SKUs balanced", data: tally(null), backgroundColor: COLOURS.balanced },
+          { label: "SKUs in surplus", data: tally("surplus"), backgroundColor: COLOURS.surplus },
+        ],
       },
-      options: {
-        plugins: {
-          legend: { display: false },
-          tooltip: { callbacks: { label: (item) => {
-            const r = perRegion[item.dataIndex];
-            return `${r.cover === null ? "nothing sold" : days(Math.round(r.cover * 10) / 10)} · ${count(r.held)} cases`;
-          } } },
-        },
-        scales: { y: { beginAtZero: true, max: cap, title: { display: true, text: `days of cover (cut at ${cap})` } } },
-      },
+      options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
+        title: { display: true, text: "SKUs" } } } },
     }, 220),
     h("div", { class: "heat-wrap" },
       h("table", { class: "heat", testid: "cover-grid", "aria-label": "Days of cover per region and SKU" },
@@ -269,9 +254,10 @@ function drawTransfers(answer, names) {
 function drawHealth(answer, names) {
   const ranked = answer.distributors || [];
   const formula = answer.formula || {};
-  const shown = ranked.slice(0, 40);
   const top = ranked.filter((d) => d.top);
   const weights = Object.entries(formula.weights || {});
+  // A few distributors read best as named rows; a whole network's as one ranked profile, named on hover.
+  const rows = ranked.length <= 30;
   return h("div", {},
     h("div", { class: "formula", testid: "health-formula" },
       h("p", {}, formula.text || ""),
@@ -280,18 +266,18 @@ function drawHealth(answer, names) {
     ranked.length ? chart("chart-health", "Distributor health score, ranked; the top 20% in green", {
       type: "bar",
       data: {
-        labels: shown.map((d) => d.name),
-        datasets: [{ label: "Health score (0-100)", data: shown.map((d) => d.score),
-          backgroundColor: shown.map((d) => (d.top ? COLOURS.top : COLOURS.rest)) }],
+        labels: ranked.map((d) => d.name),
+        datasets: [{ label: "Health score (0-100)", data: ranked.map((d) => d.score),
+          backgroundColor: ranked.map((d) => (d.top ? COLOURS.top : COLOURS.rest)) }],
       },
       options: {
-        indexAxis: "y",
+        indexAxis: rows ? "y" : "x",
         plugins: { legend: { display: false } },
-        scales: { x: { beginAtZero: true, max: 100 } },
+        scales: rows ? { x: { beginAtZero: true, max: 100 } }
+          : { y: { beginAtZero: true, max: 100 }, x: { ticks: { display: false }, title: { display: true,
+            text: `${count(ranked.length)} distributors by rank` } } },
       },
-    }, Math.max(160, 40 + shown.length * 22)) : h("p", { class: "empty" }, "No distributor in this reach."),
-    ranked.length > shown.length ? h("p", { class: "note" }, `The first ${shown.length} of ${ranked.length} drawn.`)
-      : null,
+    }, rows ? Math.max(160, 40 + ranked.length * 22) : 240) : h("p", { class: "empty" }, "No distributor in this reach."),
     top.length ? h("div", {}, h("h3", {}, `Top 20%: ${top.length} of ${ranked.length}`),
       h("ol", { class: "top-list", testid: "health-top" }, top.map((d) => h("li", {
         testid: "health-top-item", data: { distributor: d.distributor, score: d.score, rank: d.rank } },
@@ -299,6 +285,16 @@ function drawHealth(answer, names) {
 }
 
 // ------------------------------------------------------------------------------------ price alerts
+
+/** A revision's alerts, largest change first; a revision of the whole catalog shows its first few. */
+function alertList(alerts, shown = 6) {
+  const largest = [...alerts].sort((a, b) => Math.abs(b.change_bps) - Math.abs(a.change_bps));
+  return h("ul", {}, largest.slice(0, shown).map((a) => h("li", {
+    testid: "price-alert", data: { sku: a.sku, bps: a.change_bps } },
+  h("span", { class: a.change_bps > 0 ? "up" : "down" }, bps(a.change_bps)),
+  ` ${a.sku_name} (tier ${a.tier}): ${yuan(a.old_price_yuan)} → ${yuan(a.new_price_yuan)}`)),
+  largest.length > shown ? h("li", { class: "note" }, `and ${largest.length - shown} more`) : null);
+}
 
 function drawPrices(answer) {
   const revisions = (answer.revisions || []).slice(0, 8);
@@ -312,10 +308,7 @@ function drawPrices(answer) {
           h("div", { class: "revision__head" }, h("strong", {}, when(r.time)),
             ` · ${count(r.skus)} SKU${r.skus === 1 ? "" : "s"} · up to ${bps(r.max_change_bps)} · `,
             h("code", { title: r.tx_hash }, shortHash(r.tx_hash))),
-          h("ul", {}, alerts.filter((a) => a.tx_hash === r.tx_hash).map((a) => h("li", {
-            testid: "price-alert", data: { sku: a.sku, bps: a.change_bps } },
-          h("span", { class: a.change_bps > 0 ? "up" : "down" }, bps(a.change_bps)),
-          ` ${a.sku_name} (tier ${a.tier}): ${yuan(a.old_price_yuan)} → ${yuan(a.new_price_yuan)}`))))))
+          alertList(alerts.filter((a) => a.tx_hash === r.tx_hash)))))
       : h("p", { class: "empty" }, "No price change beyond the threshold."));
 }
 

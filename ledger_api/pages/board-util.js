@@ -71,15 +71,31 @@ export function figure(testid, label, text, value) {
 
 // The colours carry meaning (shortage, surplus, target, verdicts); every chart also says it in words.
 export const COLOURS = {
-  brand: "#7a1c1c", ink: "#1d1b19", muted: "#8c857c", line: "#e4ddd2",
-  median: "#7a1c1c", p90: "#d08c3a", urgent: "#6a3d9a", delivery: "#2f6f8f", deliveryP90: "#8cb4c8",
+  muted: "#8c857c", median: "#7a1c1c", p90: "#d08c3a", urgent: "#6a3d9a", delivery: "#2f6f8f",
   target: "#1e6b34", urgentTarget: "#6a3d9a",
   shortage: "#c0392b", surplus: "#2f6f8f", balanced: "#7fa870", top: "#1e6b34", rest: "#b9b2a7",
   verdicts: { genuine: "#1e6b34", opened: "#d08c3a", suspicious: "#a4430c", diverted: "#6a3d9a",
     recalled: "#5d5750", unknown: "#c0392b" },
 };
 
-/** A Chart.js chart in a fresh canvas labelled for screen readers; answers the canvas's wrapper. */
+/** Resolves once Chart.js (`window.Chart`, a deferred script read after the board's own) is there. */
+export const chartLibrary = new Promise((resolve, reject) => {
+  const missing = () => reject(Object.assign(new Error("the chart library did not load"), {
+    error: "ChartLibraryMissing",
+    detail: { message: "the chart library (chart.js) did not load: the API's node_modules lack it (./dev setup)" },
+  }));
+  const script = document.getElementById("chart-library");
+  if (window.Chart) resolve(window.Chart);
+  else if (!script) missing();
+  else {
+    script.addEventListener("load", () => (window.Chart ? resolve(window.Chart) : missing()));
+    script.addEventListener("error", missing);
+  }
+});
+chartLibrary.catch(() => {}); // each chart's panel reports it
+
+/** A Chart.js chart in a fresh canvas labelled for screen readers; answers the canvas's wrapper, whose
+ * `draw()` draws it once the wrapper is in the document and the library is loaded. */
 export function chart(testid, label, config, height = 260) {
   const canvas = h("canvas", { role: "img", "aria-label": label, testid });
   const wrap = h("div", { class: "chart" }, canvas);

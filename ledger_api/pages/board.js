@@ -6,21 +6,35 @@
 // `data-ready-ms` (milliseconds since navigation): the figure the board's load time is measured by.
 
 import { api, currentSession, signInUrl } from "./session.js";
-import { h, when } from "./board-util.js";
+import { chartLibrary, h, when } from "./board-util.js";
 import { panels } from "./board-panels.js";
 
 const main = document.getElementById("board");
 const filter = document.querySelector("[data-testid=region-filter]");
 const filterLabel = document.querySelector("[data-testid=region-filter-label]");
 
-/** The error as the API named it: `Name (status)` and its message when it has one. */
+/** The error as the API named it: `Name (status)` and its message when it has one; an ended session (401)
+ * offers the sign-in again. */
 function errorView(path, error) {
-  const name = error.error || error.name || "Error";
+  const name = error.error || "Error";
   const detail = error.detail || {};
   const said = detail.message || detail.problem || (detail.what ? `${detail.what} ${detail.id ?? ""}` : "");
   return h("div", { class: "error", role: "alert", testid: "panel-error", data: { error: name } },
     h("strong", {}, error.status ? `${name} (${error.status})` : name),
-    h("span", {}, ` from ${path.split("?")[0]}`), said ? h("p", {}, said) : null);
+    h("span", {}, ` from ${path.split("?")[0]}`), said ? h("p", {}, said) : null,
+    error.status === 401 ? h("p", {}, h("a", { href: signInUrl("/board" + location.search) }, "Sign in again"))
+      : null);
+}
+
+/** What a part failed with, named: the API's own error, an API out of reach, or a fault of the page. */
+function named(thrown) {
+  if (thrown.error) return thrown;
+  // fetch rejects with a TypeError when the API cannot be reached; anything else is the page's own bug.
+  if (thrown instanceof TypeError && /fetch/i.test(thrown.message)) {
+    return { error: "NetworkError", detail: { message: "the API could not be reached" } };
+  }
+  console.error(thrown);
+  return { error: "PageError", detail: { message: String(thrown) } };
 }
 
 function shell(panel) {
@@ -40,53 +54,52 @@ async function drawPart(part, names) {
   try {
     const answer = await api(part.path);
     part.answer = answer;
-    const drawn = part.draw(answer, await names);
-    part.node.replaceChildren(drawn);
-    for (const wrap of part.node.querySelectorAll(".chart")) wrap.draw();
+    part.node.replaceChildren(part.draw(answer, await names));
+    const charts = part.node.querySelectorAll(".chart");
+    if (charts.length) await chartLibrary;
+    for (const wrap of charts) wrap.draw();
     part.node.dataset.state = "ready";
-    return answer;
   } catch (thrown) {
-    let error = thrown;
-    if (!thrown.error) {
-      // fetch rejects with a TypeError when the API cannot be reached; anything else is the page's own bug.
-      const unreachable = thrown instanceof TypeError && /fetch/i.test(thrown.message);
-      if (!unreachable) console.error(thrown);
-      error = { error: unreachable ? "NetworkError" : "PageError",
-        detail: { message: unreachable ? "the API could not be reached" : String(thrown) } };
-    }
-    part.node.replaceChildren(errorView(part.path, error));
+    part.node.replaceChildren(errorView(part.path, named(thrown)));
     part.node.dataset.state = "error";
     return null;
   }
 }
 
 async function drawPanel(panel, section, names) {
-  const states = await Promise.all(panel.parts.map(async (part) => (await drawPart(part, names), part.node.dataset.state)));
-  section.dataset.state = states.includes("error") ? "error" : "ready";
+  await Promise.all(panel.parts.map((part) => drawPart(part, names)));
+  section.dataset.state = panel.parts.some((part) => part.node.dataset.state === "error") ? "error" : "ready";
   section.setAttribute("aria-busy", "false");
 }
 
 // ------------------------------------------------------------------------------------ who and what names
 
-async function loadNames(me) {
-  // Names only decorate the figures: without them a panel still draws, naming regions and SKUs by id.
-  const [orgs, catalog] = await Promise.all([
-    me.reach === "ledger" ? api("/v1/organisations?kind=region").catch(() => []) : [],
-    api("/v1/skus").catch(() => []),
+/** Region and SKU names, asked for together with who the member is (not after it): the board's load time
+ * is the API's round trips. Names only decorate the figures: without them a panel still draws, by ids. */
+async function loadNames(who) {
+  const [me, orgs, catalog] = await Promise.all([
+    who, api("/v1/organisations?kind=region").catch(() => []), api("/v1/skus").catch(() => []),
   ]);
   // "Shanghai Regional Marketing Centre" reads as "Shanghai" under a bar.
   const place = (name) => name.replace(/ Regional Marketing Cent(re|er)$/i, "");
   const regions = new Map(orgs.map((org) => [org.id, place(org.name)]));
   if (me.org_kind === "region") regions.set(me.org, place(me.org_name));
   const skus = new Map(catalog.map((s) => [s.id, s.name]));
-  const short = (name) => name.split(/ \d/)[0];
+  // A column head names the product without its strength and size, unless two products would read the same.
+  const short = (name) => name.split(/ \d+% vol/)[0];
+  const heads = new Map();
+  for (const name of skus.values()) heads.set(short(name), (heads.get(short(name)) || 0) + 1);
   return {
     regions,
     region: (id) => regions.get(id) ?? `Region #${id}`,
     /** The region of a row that names it (`region`, `region_name`), shortened like the filter's. */
     regionOf: (row) => regions.get(row.region) ?? (row.region_name ? place(row.region_name) : `Region #${row.region}`),
     sku: (id) => skus.get(id) ?? `SKU #${id}`,
-    skuShort: (id) => (skus.has(id) ? short(skus.get(id)) : `#${id}`),
+    skuShort: (id) => {
+      if (!skus.has(id)) return `#${id}`;
+      const name = skus.get(id);
+      return heads.get(short(name)) > 1 ? name : short(name);
+    },
   };
 }
 
@@ -112,10 +125,13 @@ function offerRegions(me, names, chosen) {
 
 // ------------------------------------------------------------------------------------ the board
 
-async function render(me, names, region) {
+let drawing = 0; // the latest render: an earlier one still drawing (the filter changed) no longer reports ready
+
+async function render(names, region) {
+  const mine = ++drawing;
   main.dataset.ready = "false";
   main.setAttribute("aria-busy", "true");
-  for (const canvas of main.querySelectorAll("canvas")) window.Chart.getChart(canvas)?.destroy();
+  for (const canvas of main.querySelectorAll("canvas")) window.Chart?.getChart(canvas)?.destroy();
   const list = panels(region);
   const sections = list.map(shell);
   main.replaceChildren(...sections);
@@ -129,44 +145,51 @@ async function render(me, names, region) {
       asOf.dataset.asOf = answered.answer.as_of;
     }
   }));
+  if (mine === drawing) ready();
+}
+
+function ready() {
   main.setAttribute("aria-busy", "false");
   main.dataset.readyMs = String(Math.round(performance.now()));
   main.dataset.ready = "true";
 }
 
 function signedOut(reason) {
+  drawing += 1; // a render under way stops reporting
   main.replaceChildren(h("section", { class: "panel sign-in", testid: "signed-out" },
     h("h2", {}, "Sign in to see the board"),
     h("p", {}, reason || "The board shows what your organisation may see of the ledger, so it needs you signed in."),
     h("a", { class: "button", href: signInUrl("/board" + location.search), testid: "sign-in" }, "Sign in")));
-  main.setAttribute("aria-busy", "false");
-  main.dataset.readyMs = String(Math.round(performance.now()));
-  main.dataset.ready = "true";
+  ready();
 }
 
 async function start() {
-  const session = currentSession();
-  if (!session) return signedOut();
-  let me;
+  if (!currentSession()) return signedOut();
+  // Every request leaves at once; who the member is decides only the region filter.
+  const region = regionFromUrl();
   const who = api("/v1/auth/me");
-  const names = who.then(loadNames);
+  const names = loadNames(who);
+  names.catch(() => {}); // a failed /v1/auth/me is answered below, by the sign-in
+  const drawn = render(names, region);
+  let me;
   try {
     me = await who;
   } catch (error) {
     return signedOut(`${error.error || "Error"}: your session is no longer valid; sign in again.`);
   }
   document.querySelector("[data-testid=signed-in-as]").textContent = `${me.name} · ${me.org_name}`;
-  const region = me.reach === "ledger" ? regionFromUrl() : null;
-  names.then((known) => offerRegions(me, known, region)).catch(() => {});
+  names.then((known) => offerRegions(me, known, me.reach === "ledger" ? region : null));
   filter.addEventListener("change", () => {
     const chosen = filter.value ? Number(filter.value) : null;
     const url = new URL(location.href);
     if (chosen) url.searchParams.set("region", chosen);
     else url.searchParams.delete("region");
     history.replaceState(null, "", url);
-    render(me, names, chosen);
+    render(names, chosen);
   });
-  await render(me, names, region);
+  // Only the brand and auditors choose a region: anyone else's board is of all they may see.
+  if (region !== null && me.reach !== "ledger") return render(names, null);
+  return drawn;
 }
 
 start();

@@ -56,6 +56,7 @@ class Boards:
 
     def finish(self) -> None:
         for i, page in enumerate(self.pages):
+            page.evaluate("window.scrollTo(0, 0)")  # else the sticky header is drawn where the test left it
             screenshot(page, self.test_name if i == 0 else f"{self.test_name}-{i + 1}")
         for context in self.contexts:
             context.close()
@@ -113,6 +114,14 @@ def test_the_brands_board_draws_every_panel_with_the_figures_the_api_answers(boa
     drawn_cells = {(int(c["region"]), int(c["sku"])): (float(c["days"]) if c["days"] else None, c["flag"] or None)
                    for c in cells.evaluate_all("cells => cells.map(c => ({...c.dataset}))")}
     assert drawn_cells == {(r["region"], r["sku"]): (r["days_of_cover"], r["flag"]) for r in cover["rows"]}
+    per_region = chart_data(page, "chart-cover-regions")
+    assert per_region["labels"] == [regions[r].replace(" Regional Marketing Centre", "") for r in sorted(regions)]
+    for label, flag in (("SKUs short", "shortage"), ("SKUs balanced", None), ("SKUs in surplus", "surplus")):
+        assert per_region["datasets"][label] == [sum(r["region"] == region and r["flag"] == flag
+                                                     for r in cover["rows"]) for region in sorted(regions)]
+    sold_out = sorted(regions).index(site.short_region)  # every SKU of the region the site sold out is short
+    assert per_region["datasets"]["SKUs short"][sold_out] == sum(r["region"] == site.short_region
+                                                                  for r in cover["rows"]) > 0
     assert figure(page, "cover-shortages") == sum(r["flag"] == "shortage" for r in cover["rows"])
     assert figure(page, "cover-surpluses") == sum(r["flag"] == "surplus" for r in cover["rows"])
     assert page.get_by_test_id("imbalance").count() == min(3, sum(r["flag"] == "shortage" for r in cover["rows"])) \
@@ -131,7 +140,7 @@ def test_the_brands_board_draws_every_panel_with_the_figures_the_api_answers(boa
 
     health = site.get(BRAND, "/v1/analytics/distributor-health")
     ranked = health["distributors"]
-    assert chart_data(page, "chart-health")["datasets"]["Health score (0-100)"] == [d["score"] for d in ranked[:40]]
+    assert chart_data(page, "chart-health")["datasets"]["Health score (0-100)"] == [d["score"] for d in ranked]
     top = page.get_by_test_id("health-top-item").evaluate_all("items => items.map(i => Number(i.dataset.distributor))")
     assert top == [d["distributor"] for d in ranked if d["top"]] and top
     expect(page.get_by_test_id("health-formula")).to_contain_text(health["formula"]["text"][:60])
@@ -141,7 +150,7 @@ def test_the_brands_board_draws_every_panel_with_the_figures_the_api_answers(boa
     assert page.get_by_test_id("price-revision").evaluate_all("items => items.map(i => i.dataset.tx)") == \
         [r["tx_hash"] for r in shown]
     assert page.get_by_test_id("price-alert").count() == sum(
-        a["tx_hash"] in {r["tx_hash"] for r in shown} for a in prices["alerts"])
+        min(6, sum(a["tx_hash"] == r["tx_hash"] for a in prices["alerts"])) for r in shown) > 0
 
     scans = site.get(BRAND, "/v1/analytics/scans")
     weeks = chart_data(page, "chart-scans")
