@@ -102,8 +102,9 @@ def delay_warnings(conn: Connection, caller: Caller, rules: DelayRules, *, regio
     details = {r["id"]: r for r in conn.execute(
         select(shipments.c.id, shipments.c.kind, shipments.c.ref)
         .where(shipments.c.id.in_([p.shipment for p in predictions]))).mappings()}
-    places = _names(conn, locations, [x for j in on_road for x in (j.from_location, j.to_location)])
-    orgs = _names(conn, organisations, [x for j in on_road for x in (j.carrier, j.to_region)])
+    flagged = [journeys[p.shipment] for p in predictions]
+    places = _names(conn, locations, [x for j in flagged for x in (j.from_location, j.to_location)])
+    orgs = _names(conn, organisations, [x for j in flagged for x in (j.carrier, j.to_region)])
     at_risk = []
     for p in predictions:
         j, shipment = journeys[p.shipment], details[p.shipment]

@@ -100,7 +100,8 @@ class History:
 
     def __init__(self, deliveries: Iterable[Journey]):
         self._groups: dict[tuple, list[Journey]] = defaultdict(list)
-        for d in sorted((d for d in deliveries if d.received_at is not None), key=lambda d: (d.received_at, d.shipment)):
+        received = (d for d in deliveries if d.received_at is not None)
+        for d in sorted(received, key=lambda d: (d.received_at, d.shipment)):
             for key in self._keys(d):
                 self._groups[key].append(d)
         self._times = {key: [d.received_at for d in group] for key, group in self._groups.items()}
