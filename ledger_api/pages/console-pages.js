@@ -79,6 +79,16 @@ function orderView(order, known) {
           : "",
       ),
       order.state === "submitted" ? [h("dt", {}, "Approval SLA"), h("dd", {}, slaView(order))] : null,
+      order.state === "rejected"
+        ? [
+            h("dt", {}, "Rejected"),
+            h(
+              "dd",
+              { testid: "rejection" },
+              `by the ${STAGE_LABEL[order.rejected_stage] || order.rejected_stage}, reason ${order.reason_code}`,
+            ),
+          ]
+        : null,
       order.lines
         ? [
             h("dt", {}, "Lines"),

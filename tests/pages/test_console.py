@@ -138,11 +138,28 @@ def test_sign_in_goes_on_to_a_page_of_this_site_and_never_to_another_site(pages,
     page = desk(pages)
     console_site.sign_in_with_keystore(page, journey.distributor, query="?next=%2Fhealth%3Ffrom%3Dconsole")
     page.wait_for_url(f"{console_site.base_url}/health?from=console", timeout=10_000)
+    page.goto(f"{console_site.base_url}/console?next=/health%3Fagain")  # signed in already: straight on
+    page.wait_for_url(f"{console_site.base_url}/health?again", timeout=10_000)
     for elsewhere in ("https://elsewhere.example/", "//elsewhere.example/x", "/\\elsewhere.example"):
         page = desk(pages)
         console_site.sign_in_with_keystore(page, journey.distributor, query=f"?next={elsewhere}")
         console_site.page_drawn(page, "orders", journey.distributor)
         assert page.url.startswith(f"{console_site.base_url}/console"), page.url
+
+
+def test_the_approval_clock_runs_8_hours_or_12_for_an_urgent_order_from_submission(pages, console_site):
+    page = desk(pages)
+    console_site.open_console(page)
+    module = page.locator("link[rel=stylesheet]").get_attribute("href").replace("console.css", "console-ui.js")
+    clocks = page.evaluate("""async (module) => {
+      const { slaClock } = await import(module);
+      const at = (order, now) => { const c = slaClock(order, now); return [c.targetHours, c.left, c.overdue]; };
+      const normal = { urgent: false, submitted_at: 1000 }, urgent = { urgent: true, submitted_at: 1000 };
+      return [at(normal, 1000), at(normal, 1000 + 8 * 3600), at(normal, 1001 + 8 * 3600),
+              at(urgent, 1000 + 8 * 3600 + 1), at(urgent, 1000 + 12 * 3600), at(urgent, 1001 + 12 * 3600)];
+    }""", module)
+    assert clocks == [[8, 28_800, False], [8, 0, False], [8, -1, True],
+                      [12, 14_399, False], [12, 0, False], [12, -1, True]]
 
 
 # ------------------------------------------------------------------------------------------ the order's way
@@ -185,6 +202,23 @@ def test_the_regional_manager_sees_the_order_in_its_queue_with_its_sla_and_appro
     expect(row).to_have_count(0)  # the queue is read again: the order no longer waits for this member
 
 
+def test_the_regional_manager_rejects_an_order_with_a_reason_code(pages, console_site, journey):
+    tx_hash = console_site.send(journey.distributor, "/v1/orders", {
+        "deliver_to": journey.deliver_to, "lines": [{"sku": journey.sku, "cases": 1}]})
+    order = next(o["id"] for o in console_site.get(journey.distributor, "/v1/orders")["items"]
+                 if o["tx_hash"] == tx_hash)
+    page = desk(pages)
+    console_site.sign_in_with_keystore(page, journey.region_manager)
+    console_site.page_drawn(page, "approvals", journey.region_manager)
+    row = page.locator(f"[data-testid=queue-row][data-order='{order}']")
+    expect(row.get_by_test_id("sla")).to_have_attribute("data-target-hours", "8")
+    row.get_by_test_id("reject-reason").fill("7")
+    row.get_by_test_id("reject").click()
+    _, card = mirrored(page)
+    expect(card.get_by_test_id("order")).to_have_attribute("data-state", "rejected")
+    expect(card.get_by_test_id("rejection")).to_have_text("by the regional manager, reason 7")
+
+
 def test_the_sales_director_signs_in_with_a_browser_wallet_and_approves_through_it(pages, console_site, journey):
     page = desk(pages)
     console_site.browser_wallet(page, "brand.sales_director")
@@ -199,6 +233,11 @@ def test_the_sales_director_signs_in_with_a_browser_wallet_and_approves_through_
     assert {"eth_requestAccounts", "personal_sign", "eth_sendTransaction"} <= set(asked), asked
     sent = console_site.rpc.call("eth_getTransactionByHash", tx_hash)
     assert sent["from"].lower() == console_site.member("brand.sales_director").address.lower()
+
+    page.reload()  # the wallet is still there: the console opens signed in, no sign-in asked
+    console_site.page_drawn(page, "approvals", "brand.sales_director (wallet, reloaded)")
+    main = page.locator("main#console")
+    assert int(main.get_attribute("data-ready-ms")) < 1_000, "a signed-in page loads within a second"
 
 
 def test_finance_approves_the_last_stage_and_the_order_is_approved(pages, console_site, journey):
