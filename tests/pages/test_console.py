@@ -1,16 +1,17 @@
-"""The member console in Chromium against the whole stack (`console_site`: chain, indexer, `ledger-api serve`),
-nothing intercepted. Members sign in with their keystore files, decrypted in the browser (a wrong password, a
-file that is no keystore and an account the ledger does not know are each named), or with a browser wallet;
-then one urgent order goes its whole way through the console, every step signed in the browser and shown
-with its transaction hash and resulting state: the distributor places it, the regional manager, the sales
-director (with a browser wallet) and finance approve it against its SLA clock, a warehouse dispatches it, the
-carrier reports a checkpoint, the distributor confirms receipt with a shortfall and sees the discrepancy. A
-store confirms a delivery and records a sale; an auditor opens provenance and downloads the EPCIS export.
-Every page draws, with its reads, within a second (printed at the end).
+"""The member console in Chromium against the whole stack (`console_site`: chain, indexer, `ledger-api serve`
+holding no member's key), nothing intercepted. Members sign in with their keystore files, decrypted in the
+browser (a wrong password, a file that is no keystore, an account the ledger does not know and a deactivated
+one are each named), or with a browser wallet; then one urgent order goes its whole way through the console,
+every step signed in the browser and shown with its transaction hash and resulting state: the distributor
+places it, the regional manager, the sales director (with a browser wallet) and finance approve it against its
+SLA clock, a warehouse dispatches it, the carrier reports a checkpoint, the distributor confirms receipt with a
+shortfall, sees the discrepancy and tracks the order. A regional manager rejects another order with a reason;
+a store confirms a delivery and records a sale, and a sale beyond its stock is refused by name before anything
+is signed; an auditor opens provenance and downloads the EPCIS export. Every page draws, with its reads,
+within a second (printed at the end).
 
 The tests of the order's way build on each other in file order, as the members' work does.
 """
-
 from __future__ import annotations
 
 import json
