@@ -12,6 +12,7 @@ within a second (printed at the end).
 
 The tests of the order's way build on each other in file order, as the members' work does.
 """
+
 from __future__ import annotations
 
 import json
