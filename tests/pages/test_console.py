@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
-from tests.pages.console_site import SLOW, console_site, stranger_keystore  # noqa: F401 - the fixture
 from ledger_api.vocabulary import OrgKind
+from tests.pages.console_site import SLOW, console_site, stranger_keystore  # noqa: F401 - the fixture
 
 DESK = {"width": 1280, "height": 900}
 THREE_STAGES_FEN = 100_000_000  # a million yuan and more: regional manager, sales director and finance approve
