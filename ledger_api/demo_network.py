@@ -51,14 +51,14 @@ CODED_SKUS = frozenset({FLAGSHIP, 2, 3, 4})  # lots with real bottle codes in th
 # (the order rate; the business runs to the end whatever the events).
 SCALES = {
     "demo": (dict(regions=32, warehouses=8, distributors_per_region=6, stores_per_distributor=10, skus=40,
-                  carriers=6), 150, 60_000),
+                  carriers=6), 150, 30_000),
     "bench": (dict(regions=32, warehouses=8, distributors_per_region=31, stores_per_distributor=12, skus=200,
                    carriers=6), 150, 200_000),
     "small": (dict(regions=4, warehouses=3, distributors_per_region=2, stores_per_distributor=2, skus=6,
                    carriers=2), 56, 4_000),
 }
 # Consumer bottles picked per scale for the scan log (each is scanned, or marked opened, or copied, or not).
-SCAN_BOTTLES = {"demo": 1_600, "bench": 4_000, "small": 60}
+SCAN_BOTTLES = {"demo": 2_500, "bench": 6_000, "small": 60}
 # Where diverted bottles and counterfeits turn up (high-price markets and known trouble spots), by region name.
 DIVERSION_MARKETS = ("Guangdong", "Shanghai", "Beijing", "Shenzhen", "Henan", "Zhejiang")
 COUNTERFEIT_SPOTS = ("Guangdong", "Henan", "Hebei", "Guangxi", "Shandong")
@@ -191,7 +191,8 @@ def _consumer_bottles(brand: Engine, mirror: Engine, lot_codes: dict, public_url
     """Bottles of coded lots (`lot_codes`: lot id -> codes.LotCodes) that reached a store: a few cases of each
     lot, one or two bottles a case."""
     found = []
-    per_lot = max(2, wanted // max(1, len(lot_codes)) + 1)
+    # Most of a lot's cases are still with the brand or a distributor: look at several times as many as wanted.
+    per_lot = max(8, 6 * wanted // max(1, len(lot_codes)))
     with brand.connect() as reg, mirror.connect() as conn:
         for lot_id in sorted(lot_codes):
             lot = lot_codes[lot_id]
@@ -267,7 +268,8 @@ def plan_scans(bottles: Sequence[_Bottle], recalled: Sequence[tuple[str, str, st
                                            store_staff[bottle.store]))
                 samples.setdefault("opened", bottle.url)
         elif fate == "copied":  # scanned from many phones in many places within days
-            first = max(bottle.received_at + DAY, end - int(rng.uniform(4, 60 if "suspicious" in samples else 15) * DAY))
+            latest = 60 if "suspicious" in samples else 15  # the first copied code is a recent one
+            first = max(bottle.received_at + DAY, end - int(rng.uniform(4, latest) * DAY))
             for k, market in enumerate(rng.sample(names, min(len(names), 5))):
                 if (at := when(first, k * 0.5, k * 0.5 + 0.4)) is not None:
                     planned.append(PlannedScan(at, "scan", bottle.url, bottle.serial, device(), by_name[market],
@@ -381,6 +383,15 @@ def found_on_chain(rpc: Rpc, settings: Settings, state: dict | None) -> bool:
     return orders >= state["orders"] and int(rpc.call("eth_blockNumber"), 16) >= state["last_block"]
 
 
+def open_for_business(rpc: Rpc) -> None:
+    """The business was mined at its own times, the last block within the hour before the end: one empty block at
+    the wall clock's time brings the chain's clock to now (anvil counts on from the latest block), and from here on
+    every transaction is mined as it arrives, as the API's writes expect."""
+    latest = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    rpc.call("evm_mine", {"timestamp": max(int(time.time()), latest + 1), "blocks": 1})
+    rpc.call("evm_setAutomine", True)
+
+
 def generate(seed: int, scale_name: str, end: int, settings: Settings, state_path: Path = STATE,
              label: str = "demo") -> dict:
     """Makes the demo network on the settings' chain, mirror and registry (see the module's docstring); returns
@@ -410,6 +421,7 @@ def generate(seed: int, scale_name: str, end: int, settings: Settings, state_pat
     registry.metadata.create_all(brand)
     result = fill(rpc, activity, settings.network, deployments=settings.deployments_dir, label=label)
     timings["chain"] = result["seconds"]
+    open_for_business(rpc)
 
     t0 = time.perf_counter()
     bottles = register_codes(brand, activity.lot_codes, issued_at=end)
@@ -531,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"demo_network: the chain holds the network of seed {state['seed']} at the "
                            f"{state['scale']} scale; start a new chain for seed {args.seed} at the {args.scale} "
                            f"scale (./dev demo: remove .data/chain)\n")
+        rpc.call("evm_setAutomine", True)  # in case the chain was left mining only on demand
         print(f"demo: the chain already holds the network of seed {state['seed']} ({state['events']:,} events up "
               f"to block {state['last_block']:,}); nothing to generate", flush=True)
         return 0

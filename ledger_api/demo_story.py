@@ -32,7 +32,7 @@ FLAGSHIP_NAME = "Feitian Sauce-aroma 53% vol 500 ml x6"
 FLAGSHIP_BOTTLE_YUAN = 1_499
 STORY_CREDIT_LIMIT = 50_000_000 * 100  # fen: the story's distributors can take their large orders
 URGENT_CASES = 500
-NORTH_SURPLUS_CASES = 2_100
+NORTH_SURPLUS_CASES = 2_300  # ordered six weeks before the end; about 2,000 are left
 RECALL_REASON = 7
 DELAYED = 4  # a carrier's checkpoint status: held up
 # The warehouse each region is served from (by distance), where the scale has that warehouse.
@@ -187,30 +187,53 @@ class StoryActivity(Activity):
         return skus
 
     def _deliver_to_stores(self, distributor_place: int) -> None:
-        super()._deliver_to_stores(distributor_place)
-        if not self._short_in_east(distributor_place):
-            return
+        """A distributor passes about two fifths of each SKU it holds on to two of its stores, so a region's
+        channel turns its stock over in about a month (days of cover read as normal, unlike a channel that
+        only keeps stock); but Beijing's distributors pass on only a trickle of their flagship surplus, and in the last weeks East
+        China's pass on every case of the flagship they get."""
         held = self.stock.get(distributor_place, {})
         stores = self.network.stores_of_distributor[distributor_place]
-        for lot in sorted(lot for lot, n in held.items() if n > 0 and sku_of(lot) == FLAGSHIP):
-            self._dispatch(SHIP_DELIVERY, 0, distributor_place, self.rng.choice(stores), [(lot, held[lot])])
-            held[lot] = 0
+        chosen = self.rng.sample(stores, min(2, len(stores)))
+        lines: dict[int, list[tuple[int, int]]] = {store: [] for store in chosen}
+        by_sku: dict[int, list[int]] = defaultdict(list)
+        for lot in sorted(lot for lot, n in held.items() if n > 0):
+            by_sku[sku_of(lot)].append(lot)
+        for sku, lots in sorted(by_sku.items()):
+            everything = sku == FLAGSHIP and self._short_in_east(distributor_place)
+            trickle = sku == FLAGSHIP and distributor_place in self.north_distributors
+            for lot in lots:
+                if everything:
+                    share = held[lot]
+                elif trickle:
+                    share = min(held[lot], max(1, held[lot] // 40))
+                else:
+                    share = min(held[lot], max(2, held[lot] * 2 // 5))
+                for k, store in enumerate(chosen):
+                    n = share // len(chosen) + (k < share % len(chosen))
+                    if n:
+                        lines[store].append((lot, n))
+                        held[lot] -= n
+        for store in chosen:
+            # A delivery manifest lists at most 50 lines; the oldest lots go first.
+            for start in range(0, len(lines[store]), 50):
+                self._dispatch(SHIP_DELIVERY, 0, distributor_place, store, lines[store][start:start + 50])
 
     def _plan_sales(self, store: int, lot: int, cases: int) -> None:
-        if not (store in self.east_stores and sku_of(lot) == FLAGSHIP and self._now >= self.east_short_from):
-            super()._plan_sales(store, lot, cases)
-            return
-        while cases > 0:  # East China's shoppers take the flagship within days
-            n = min(cases, self.rng.randint(2, 8))
-            cases -= n
-            self._schedule(self._hours(2, 72), self._sell, store, lot, n)
+        """Stores sell what they receive in a few sales over the next fortnight; East China's shoppers take the
+        flagship within days once it runs short."""
+        quick = store in self.east_stores and sku_of(lot) == FLAGSHIP and self._now >= self.east_short_from
+        sales = self.rng.randint(1, 2) if quick else self.rng.randint(1, 3)
+        for k in range(sales):
+            n = cases // sales + (k < cases % sales)
+            if n:
+                self._schedule(self._hours(2, 72) if quick else self._hours(2, 24 * 14), self._sell, store, lot, n)
 
     def _receive(self, shipment_id: int) -> None:
-        """In the last three days one order shipment in five is held up on the road: a delay checkpoint, and it
-        arrives only after the end, its ETA passed (what the delay early warning is for)."""
+        """In the last three days the first order shipment due, and one in five after it, is held up on the road:
+        a delay checkpoint, and it arrives only after the end, its ETA passed (what the delay early warning is for)."""
         shipment = self.shipments[shipment_id]
         if (shipment.kind == SHIP_ORDER and self._now >= self.scale.end_time - 3 * DAY
-                and shipment_id not in self.held_up and self.rng.random() < 0.2):
+                and shipment_id not in self.held_up and (not self.held_up or self.rng.random() < 0.2)):
             self.held_up.add(shipment_id)
             self._checkpoint(shipment_id, DELAYED)
             self._schedule(self._hours(72, 120), self._receive, shipment_id)
