@@ -6,7 +6,7 @@
 
 import { api } from "./session.js";
 import {
-  COLOURS, bps, chart, count, day, days, figure, h, hours, share, shortHash, targetLine, when, yuan,
+  COLOURS, bps, chart, count, day, days, figure, h, hours, named, said, share, shortHash, targetLine, when, yuan,
 } from "./board-util.js";
 
 const withRegion = (path, region) => (region ? `${path}${path.includes("?") ? "&" : "?"}region=${region}` : path);
@@ -39,6 +39,8 @@ function drawWeeklyCycle(answer) {
           line("Approval p90", "approval_p90_hours", COLOURS.p90),
           line("Urgent approval median", "urgent_approval_median_hours", COLOURS.urgent),
           line("Delivery median (right axis)", "delivery_median_hours", COLOURS.delivery,
+            { yAxisID: "delivery", borderDash: [2, 3] }),
+          line("Delivery p90 (right axis)", "delivery_p90_hours", COLOURS.deliveryP90,
             { yAxisID: "delivery", borderDash: [2, 3] }),
           targetLine(`${target.normal} h approval target`, target.normal, labels, COLOURS.target),
           targetLine(`${target.urgent} h urgent target`, target.urgent, labels, COLOURS.urgentTarget),
@@ -203,8 +205,8 @@ async function execute(suggestion, button, result) {
   result.dataset.state = "pending";
   try {
     const written = await api("/v1/transfers", { method: "POST", body: suggestion.request });
-    const transfer = written.result;
-    result.dataset.state = "done";
+    const transfer = written.result; // absent when the API stopped waiting (202): the hash follows it up
+    result.dataset.state = transfer ? "done" : "pending";
     result.dataset.txHash = written.tx_hash;
     if (transfer) result.dataset.transfer = transfer.id;
     result.append(
@@ -212,11 +214,10 @@ async function execute(suggestion, button, result) {
         : "Sent; the ledger has not confirmed it yet. "),
       h("span", {}, "Transaction "), h("code", { testid: "transfer-tx", title: written.tx_hash }, written.tx_hash));
     button.textContent = "Requested";
-  } catch (error) {
+  } catch (thrown) {
+    const error = named(thrown);
     result.dataset.state = "error";
-    result.append(h("strong", { testid: "transfer-error" }, error.error || error.name), " ",
-      error.detail && (error.detail.message || error.detail.problem) ? (error.detail.message || error.detail.problem)
-        : error.message);
+    result.append(h("strong", { testid: "transfer-error" }, error.error), " ", said(error));
     button.disabled = false;
     button.textContent = "Execute";
   }

@@ -63,6 +63,23 @@ export function shortHash(hash) {
   return hash && hash.length > 14 ? `${hash.slice(0, 8)}…${hash.slice(-6)}` : hash || "";
 }
 
+/** What a call failed with, named: the API's own error, an API out of reach, or a fault of the page. */
+export function named(thrown) {
+  if (thrown.error) return thrown;
+  // fetch rejects with a TypeError when the API cannot be reached; anything else is the page's own bug.
+  if (thrown instanceof TypeError && /fetch/i.test(thrown.message)) {
+    return { error: "NetworkError", detail: { message: "the API could not be reached" } };
+  }
+  console.error(thrown);
+  return { error: "PageError", detail: { message: String(thrown) } };
+}
+
+/** The sentence an error's detail says, if any (the API's details carry `message` or `problem`). */
+export function said(error) {
+  const detail = error.detail || {};
+  return detail.message || detail.problem || (detail.what ? `${detail.what} ${detail.id ?? ""}`.trim() : "");
+}
+
 /** A figure with its label; `value` is kept raw in data-value so a reader (or a test) need not parse text. */
 export function figure(testid, label, text, value) {
   return h("div", { class: "figure", testid, data: { value: value === null || value === undefined ? "" : value } },
@@ -71,7 +88,7 @@ export function figure(testid, label, text, value) {
 
 // The colours carry meaning (shortage, surplus, target, verdicts); every chart also says it in words.
 export const COLOURS = {
-  muted: "#8c857c", median: "#7a1c1c", p90: "#d08c3a", urgent: "#6a3d9a", delivery: "#2f6f8f",
+  muted: "#8c857c", median: "#7a1c1c", p90: "#d08c3a", urgent: "#6a3d9a", delivery: "#2f6f8f", deliveryP90: "#8cb4c8",
   target: "#1e6b34", urgentTarget: "#6a3d9a",
   shortage: "#c0392b", surplus: "#2f6f8f", balanced: "#7fa870", top: "#1e6b34", rest: "#b9b2a7",
   verdicts: { genuine: "#1e6b34", opened: "#d08c3a", suspicious: "#a4430c", diverted: "#6a3d9a",

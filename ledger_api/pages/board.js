@@ -6,7 +6,7 @@
 // `data-ready-ms` (milliseconds since navigation): the figure the board's load time is measured by.
 
 import { api, currentSession, signInUrl } from "./session.js";
-import { chartLibrary, h, when } from "./board-util.js";
+import { chartLibrary, h, named, said, when } from "./board-util.js";
 import { panels } from "./board-panels.js";
 
 const main = document.getElementById("board");
@@ -17,25 +17,14 @@ const filterLabel = document.querySelector("[data-testid=region-filter-label]");
  * offers the sign-in again. */
 function errorView(path, error) {
   const name = error.error || "Error";
-  const detail = error.detail || {};
-  const said = detail.message || detail.problem || (detail.what ? `${detail.what} ${detail.id ?? ""}` : "");
+  const text = said(error);
   return h("div", { class: "error", role: "alert", testid: "panel-error", data: { error: name } },
     h("strong", {}, error.status ? `${name} (${error.status})` : name),
-    h("span", {}, ` from ${path.split("?")[0]}`), said ? h("p", {}, said) : null,
+    h("span", {}, ` from ${path.split("?")[0]}`), text ? h("p", {}, text) : null,
     error.status === 401 ? h("p", {}, h("a", { href: signInUrl("/board" + location.search) }, "Sign in again"))
       : null);
 }
 
-/** What a part failed with, named: the API's own error, an API out of reach, or a fault of the page. */
-function named(thrown) {
-  if (thrown.error) return thrown;
-  // fetch rejects with a TypeError when the API cannot be reached; anything else is the page's own bug.
-  if (thrown instanceof TypeError && /fetch/i.test(thrown.message)) {
-    return { error: "NetworkError", detail: { message: "the API could not be reached" } };
-  }
-  console.error(thrown);
-  return { error: "PageError", detail: { message: String(thrown) } };
-}
 
 function shell(panel) {
   const heading = `panel-${panel.id}-title`;

@@ -21,7 +21,7 @@ from tests.pages.browser import screenshot
 
 DESKTOP = {"width": 1366, "height": 900}
 PANELS = ("cycle", "delays", "cover", "transfers", "health", "prices", "scans")
-BRAND, REGIONAL = "brand.sales_director", "region.1.manager"
+BRAND, REGIONAL, AUDITOR = "brand.sales_director", "region.1.manager", "auditor.1"
 DRAWN = 20_000  # ms: the first board a fresh API serves warms its caches
 
 
@@ -95,6 +95,8 @@ def test_the_brands_board_draws_every_panel_with_the_figures_the_api_answers(boa
     assert len(drawn["labels"]) == len(weekly["weeks"]) > 0
     assert drawn["datasets"]["Approval median"] == [w["approval_median_hours"] for w in weekly["weeks"]]
     assert drawn["datasets"]["Approval p90"] == [w["approval_p90_hours"] for w in weekly["weeks"]]
+    assert drawn["datasets"]["Urgent approval median"] == [w["urgent_approval_median_hours"] for w in weekly["weeks"]]
+    assert drawn["datasets"]["Delivery p90 (right axis)"] == [w["delivery_p90_hours"] for w in weekly["weeks"]]
     assert set(drawn["datasets"]["8 h approval target"]) == {8}
     assert set(drawn["datasets"]["12 h urgent target"]) == {12}
 
@@ -240,6 +242,19 @@ def test_a_failing_endpoint_shows_its_error_by_name_while_the_other_panels_draw(
     for panel in set(PANELS) - {"delays", "scans"}:
         expect(page.get_by_test_id(f"panel-{panel}")).to_have_attribute("data-state", "ready")
     assert page.locator("canvas").count() == 4  # all but the scans' chart
+
+
+def test_a_suggestion_executed_by_a_member_who_may_not_shows_the_apis_refusal_by_name(boards, site):
+    page = boards.open(AUDITOR)  # auditors see every suggestion and write nothing
+    transfers = site.get(BRAND, "/v1/transfers")["total"]
+    row = page.get_by_test_id("suggestion").first
+    row.get_by_test_id("execute-transfer").click()
+    result = row.get_by_test_id("transfer-result")
+    expect(result).to_have_attribute("data-state", "error")
+    expect(result.get_by_test_id("transfer-error")).to_have_text("ReadOnly")
+    expect(result).to_contain_text("auditors read; they do not write")
+    expect(row.get_by_test_id("execute-transfer")).to_be_enabled()  # it may be tried again, e.g. signed in anew
+    assert site.get(BRAND, "/v1/transfers")["total"] == transfers
 
 
 def test_executing_a_transfer_suggestion_shows_its_transaction_and_the_mirror_holds_the_transfer(boards, site):
