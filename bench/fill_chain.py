@@ -4,11 +4,11 @@
 dumped to and loaded from `.data/bench/<network>.state.json`), deploys the ledger with
 `ledger_api.rawchain`, writes `deployments/<network>.json`, and plays `ledger_api.activity` (onboarding,
 then months of orders, shipments, transfers, sales, prices and anchors) round by round, one block per
-round, until at least `--events` events were emitted (`ledger_api.filling`, shared with the demo). It prints progress and the totals, and writes them
-to `bench/results/fill_chain.json`. A second run finds the deployment live and the events on the loaded
-chain and does nothing more, so the indexer benchmark can start from the filled chain at once;
-`--keep-running` leaves the chain serving until Ctrl-C. Network members use keys derived from `--seed`,
-not anvil's 20 accounts.
+round, until at least `--events` events were emitted (`ledger_api.filling`, shared with the demo). It prints
+progress and the totals, and writes them to `bench/results/fill_chain.json`. A second run finds the deployment
+live and the events on the loaded chain and does nothing more, so the indexer benchmark can start from the
+filled chain at once; `--keep-running` leaves the chain serving until Ctrl-C. Network members use keys
+derived from `--seed`, not anvil's 20 accounts.
 """
 
 from __future__ import annotations

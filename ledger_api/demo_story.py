@@ -189,8 +189,8 @@ class StoryActivity(Activity):
     def _deliver_to_stores(self, distributor_place: int) -> None:
         """A distributor passes about two fifths of each SKU it holds on to two of its stores, so a region's
         channel turns its stock over in about a month (days of cover read as normal, unlike a channel that
-        only keeps stock); but Beijing's distributors pass on only a trickle of their flagship surplus, and in the last weeks East
-        China's pass on every case of the flagship they get."""
+        only keeps stock); but Beijing's distributors pass on only a trickle of their flagship surplus, and in
+        the last weeks East China's pass on every case of the flagship they get."""
         held = self.stock.get(distributor_place, {})
         stores = self.network.stores_of_distributor[distributor_place]
         chosen = self.rng.sample(stores, min(2, len(stores)))

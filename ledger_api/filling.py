@@ -13,7 +13,7 @@ from pathlib import Path
 
 from indexer.contracts import DEPLOYMENTS, load_artifacts, load_deployment
 from ledger_api.activity import DAY, Activity
-from ledger_api.rawchain import (LEDGER_CONTRACTS, DeployedLedger, LedgerCodec, LedgerWriter, Rpc, Signer, has_code,
+from ledger_api.rawchain import (LEDGER_CONTRACTS, LedgerCodec, LedgerWriter, Rpc, Signer, has_code,
                                  write_ledger_deployment)
 
 LOG_CHUNK_BLOCKS = 500
@@ -102,10 +102,6 @@ def fill(rpc: Rpc, activity: Activity, network: str, impersonate: bool = False, 
         "events_by_type": dict(totals.events.most_common()),
         "addresses": deployed.addresses,
     }
-
-
-def deployed_ledger_of(result: dict, chain_id: int) -> DeployedLedger:
-    return DeployedLedger(result["addresses"], result["deployment_block"], chain_id)
 
 
 class Progress:
