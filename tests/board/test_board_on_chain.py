@@ -18,7 +18,7 @@ SALES_DIRECTOR, DISPATCHER = "brand.sales_director", "brand.dispatcher"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     folder = tmp_path_factory.mktemp("board-stack")
-    with running_anvil(range(8900, 8910)) as rpc:
+    with running_anvil(range(8880, 8890)) as rpc:
         with running_stack(rpc, f"sqlite:///{folder / 'mirror.sqlite3'}", folder, board_shortage_days=100_000,
                            board_target_cover_days=3_650) as stack:
             yield stack
