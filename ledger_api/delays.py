@@ -91,6 +91,10 @@ def hours(seconds: float) -> float:
     return round(seconds / HOUR, 1)
 
 
+def count_of_deliveries(n: int) -> str:
+    return f"{n:,} delivery" if n == 1 else f"{n:,} deliveries"
+
+
 class History:
     """Received deliveries, indexed by carrier and lane in the order they were received, so that the comparable
     deliveries known at any moment are a slice."""
@@ -152,14 +156,14 @@ def predict(j: Journey, history: History, at: int, rules: DelayRules = DelayRule
             return None
         return Prediction(j.shipment, at, hours(at - j.eta), 1.0,
                           f"It is {overdue}; no delivered shipment of its carrier or lane to compare it with.")
-    basis, deliveries = found
-    factors = sorted(d.duration / max(1, d.eta - d.dispatched_at) for d in deliveries)
+    basis, compared = found
+    factors = sorted(d.duration / max(1, d.eta - d.dispatched_at) for d in compared)
     factor = statistics.median(factors)
     arrivals = [max(allowed * f, on_road) for f in factors]  # it has not arrived yet: no sooner than now
     arrival = j.dispatched_at + round(statistics.median(arrivals))
     missing = sum(1 for a in arrivals if a > allowed)
-    parts = [f"Deliveries by {basis} took a median {round(factor, 2)}× the time to their ETA ({len(factors)} "
-             f"deliveries), {hours(allowed * factor)} h for this one"]
+    parts = [f"Deliveries by {basis} took a median {round(factor, 2)}× the time to their ETA "
+             f"({count_of_deliveries(len(factors))}), {hours(allowed * factor)} h for this one"]
     if latest is not None:
         parts.append(f"its latest checkpoint: \"{CHECKPOINT_STATUS.get(latest.status, f'status {latest.status}')}\" "
                      f"at {latest.place or 'an unnamed place'} {hours(latest.time - j.dispatched_at)} h after dispatch")

@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from ledger_api.delays import HOUR, Journey, Lane
+from ledger_api.delays import HOUR, Journey, Lane, count_of_deliveries
 
 MIN_LEAD_HOURS = 1.0  # a lead time under an hour scores as an hour: no candidate is infinitely better
 
@@ -110,13 +110,13 @@ class LeadTimes:
         if on_lane:
             carrier, durations = min(on_lane.items(), key=lambda c: (statistics.median(c[1]), -len(c[1]), c[0]))
             return Lead(round(statistics.median(durations) / HOUR, 1), carrier,
-                        f"the median of the fastest carrier on the lane ({len(durations)} deliveries)")
+                        f"the fastest carrier's median over {count_of_deliveries(len(durations))} on the lane")
         from_here = self._by_source.get(source)
         if from_here:
             everything = [d for durations in from_here.values() for d in durations]
             carrier = min(from_here, key=lambda c: (-len(from_here[c]), c))
             return Lead(round(statistics.median(everything) / HOUR, 1), carrier,
-                        f"no delivery on the lane yet, so the median of all its {len(everything)} deliveries")
+                        f"no delivery on the lane yet, so the median of all its {count_of_deliveries(len(everything))}")
         return Lead(self._rules.default_lead_hours, self._carriers[0] if self._carriers else None,
                     "no delivery from it yet, so the assumed lead time")
 
@@ -297,8 +297,8 @@ def transfer_suggestions(cover: Iterable[dict], window_days: int, free: Mapping[
             reason = (f"{names.region(region)} holds and awaits {held:,} cases of {names.sku(sku)}, "
                       f"{_days(held, per_day)} days at {per_day:.2f} a day; {gap:,} more bring it to "
                       f"{rules.target_cover_days:g} days. {dest}, its home warehouse, {home_part}; {source} has "
-                      f"{beyond:,} beyond what its own regions need and sends {cases:,} ({c.lead.basis}: "
-                      f"{c.lead.hours:g} h; {_cost_note(c, rules)}).")
+                      f"{beyond:,} beyond what its own regions need and sends {cases:,}; {c.lead.basis}: "
+                      f"{c.lead.hours:g} h; the transfer costs {_cost_note(c, rules)}.")
             suggestions.append({
                 "id": f"{region}-{sku}-{c.location}-{home}", "sku": sku, "sku_name": names.sku(sku),
                 "region": region, "region_name": names.region(region), "from_location": c.location,

@@ -73,8 +73,8 @@ def test_the_warehouse_that_covers_the_order_wins_over_a_faster_cheaper_one_that
         "warehouse": BEIJING, "name": "Beijing warehouse", "available_cases": 500, "covers_order": True,
         "lead_time_hours": 48.0, "cost_yuan": 14_700.0, "score": 0.8151, "rank": 1,
         "reason": "Beijing warehouse can send all cases the order still needs from free stock, oldest lots first; "
-                  "the median of the fastest carrier on the lane (3 deliveries): 48 h; shipping costs 14,700.00 "
-                  "yuan (29.40 a case: 200 a shipment, 5 a case handled, 0.5 a case per hour on the road).",
+                  "the fastest carrier's median over 3 deliveries on the lane: 48 h; shipping costs 14,700.00 yuan "
+                  "(29.40 a case: 200 a shipment, 5 a case handled, 0.5 a case per hour on the road).",
         "dispatch": {"kind": "order", "ref": 42, "from_location": BEIJING, "to_location": EAST_DEPOT,
                      "carrier": OTHER_CARRIER, "eta": NOW + 48 * H,
                      "lines": [{"lot": str(lot(3)), "cases": 250}, {"lot": str(lot(4)), "cases": 250}]}}
@@ -158,9 +158,9 @@ def test_a_short_region_is_covered_from_the_spare_stock_of_other_warehouses_best
         "cost_yuan": 1_020.0, "score": 0.6922,
         "reason": "East China holds and awaits 26 cases of Moutai-style 53%, 13.0 days at 2.00 a day; 34 more bring "
                   "it to 30 days. Shanghai warehouse, its home warehouse, can send 10 itself; Chengdu warehouse has "
-                  "20 beyond what its own regions need and sends 20 (no delivery from it yet, so the assumed lead "
-                  "time: 72 h; 1,020.00 yuan (51.00 a case: 200 a shipment, 5 a case handled, 0.5 a case per hour "
-                  "on the road)).",
+                  "20 beyond what its own regions need and sends 20; no delivery from it yet, so the assumed lead "
+                  "time: 72 h; the transfer costs 1,020.00 yuan (51.00 a case: 200 a shipment, 5 a case handled, 0.5 "
+                  "a case per hour on the road).",
         "cover_days_before": 13.0, "cover_days_after": 28.0,
         "request": {"from_location": CHENGDU, "to_location": SHANGHAI,
                     "lines": [{"lot": str(lot(4)), "cases": 20}]}}
