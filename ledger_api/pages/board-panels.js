@@ -305,9 +305,9 @@ function drawPrices(answer) {
       + `${count(alerts.length)} alerts in ${count((answer.revisions || []).length)} price revisions.`),
     revisions.length
       ? h("ol", { class: "revisions", "aria-label": "Price revisions with alerts, newest first" },
-        revisions.map((r) => h("li", { testid: "price-revision", data: { tx: r.tx_hash, skus: r.skus } },
+        revisions.map((r) => h("li", { testid: "price-revision", data: { tx: r.tx_hash, skus: r.skus.join(" ") } },
           h("div", { class: "revision__head" }, h("strong", {}, when(r.time)),
-            ` · ${count(r.skus)} SKU${r.skus === 1 ? "" : "s"} · up to ${bps(r.max_change_bps)} · `,
+            ` · ${count(r.skus.length)} SKU${r.skus.length === 1 ? "" : "s"} · up to ${bps(r.max_change_bps)} · `,
             h("code", { title: r.tx_hash }, shortHash(r.tx_hash))),
           alertList(alerts.filter((a) => a.tx_hash === r.tx_hash)))))
       : h("p", { class: "empty" }, "No price change beyond the threshold."));
@@ -315,7 +315,7 @@ function drawPrices(answer) {
 
 // ------------------------------------------------------------------------------------ scan intelligence
 
-function drawScans(answer) {
+function drawScans(answer, names) {
   const weeks = answer.weeks || [];
   const verdicts = answer.verdicts || [];
   const spots = answer.hot_spots || [];
@@ -334,7 +334,7 @@ function drawScans(answer) {
       h("div", {}, h("h3", {}, "Regions by risk share"),
         regions.length ? h("ol", { class: "bars" }, regions.map((r) => h("li", {
           testid: "scan-region", data: { region: r.region, share: r.risk_share } },
-        h("span", {}, `${r.region || "unknown region"} · ${count(r.total)} scans`),
+        h("span", {}, `${names.scanRegion(r.region)} · ${count(r.total)} scans`),
         h("meter", { min: 0, max: 1, low: 0.1, high: 0.3, optimum: 0, value: r.risk_share,
           "aria-label": `risk share ${share(r.risk_share)}` }),
         h("strong", {}, share(r.risk_share, 1))))) : h("p", { class: "empty" }, "None.")),
@@ -342,7 +342,7 @@ function drawScans(answer) {
         spots.length ? h("ol", { class: "hot-spots" }, spots.map((s) => h("li", {
           testid: "hot-spot", data: { verdict: s.verdict, count: s.count } },
         h("span", { class: `verdict verdict--${s.verdict}` }, s.verdict),
-        ` ${s.city ? `${s.city}, ` : ""}${s.region || "unknown region"}: ${count(s.count)} (${share(s.share, 1)})`)))
+        ` ${s.city ? `${s.city}, ` : ""}${names.scanRegion(s.region)}: ${count(s.count)} (${share(s.share, 1)})`)))
           : h("p", { class: "empty" }, "No counterfeit, opened or diverted scans."))));
 }
 

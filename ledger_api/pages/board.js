@@ -72,6 +72,7 @@ async function loadNames(who) {
   // "Shanghai Regional Marketing Centre" reads as "Shanghai" under a bar.
   const place = (name) => name.replace(/ Regional Marketing Cent(re|er)$/i, "");
   const regions = new Map(orgs.map((org) => [org.id, place(org.name)]));
+  const byCode = new Map(orgs.map((org) => [org.code, place(org.name)]));
   if (me.org_kind === "region") regions.set(me.org, place(me.org_name));
   const skus = new Map(catalog.map((s) => [s.id, s.name]));
   // A column head names the product without its strength and size, unless two products would read the same.
@@ -80,9 +81,12 @@ async function loadNames(who) {
   for (const name of skus.values()) heads.set(short(name), (heads.get(short(name)) || 0) + 1);
   return {
     regions,
-    region: (id) => regions.get(id) ?? `Region #${id}`,
+    // A distributor or store sees no region organisation but its own region's figures.
+    region: (id) => regions.get(id) ?? (id === me.region ? "your region" : `Region #${id}`),
     /** The region of a row that names it (`region`, `region_name`), shortened like the filter's. */
     regionOf: (row) => regions.get(row.region) ?? (row.region_name ? place(row.region_name) : `Region #${row.region}`),
+    /** A scan's region as the scan log has it (the geo proxy's label, a region's code where it is one). */
+    scanRegion: (label) => (label ? byCode.get(label) ?? label : "unknown region"),
     sku: (id) => skus.get(id) ?? `SKU #${id}`,
     skuShort: (id) => {
       if (!skus.has(id)) return `#${id}`;

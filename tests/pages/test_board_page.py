@@ -149,8 +149,11 @@ def test_the_brands_board_draws_every_panel_with_the_figures_the_api_answers(boa
 
     prices = site.get(BRAND, "/v1/analytics/price-alerts")
     shown = prices["revisions"][:8]
-    assert page.get_by_test_id("price-revision").evaluate_all("items => items.map(i => i.dataset.tx)") == \
-        [r["tx_hash"] for r in shown]
+    drawn_revisions = page.get_by_test_id("price-revision").evaluate_all(
+        "items => items.map(i => [i.dataset.tx, i.dataset.skus])")
+    assert drawn_revisions == [[r["tx_hash"], " ".join(map(str, r["skus"]))] for r in shown]
+    expect(page.get_by_test_id("price-revision").first).to_contain_text(
+        f"{len(shown[0]['skus'])} SKU{'' if len(shown[0]['skus']) == 1 else 's'} · up to")
     assert page.get_by_test_id("price-alert").count() == sum(
         min(6, sum(a["tx_hash"] == r["tx_hash"] for a in prices["alerts"])) for r in shown) > 0
 
@@ -161,6 +164,12 @@ def test_the_brands_board_draws_every_panel_with_the_figures_the_api_answers(boa
         assert weeks["datasets"][verdict] == [w["counts"].get(verdict, 0) for w in scans["weeks"]]
     assert sum(map(sum, weeks["datasets"].values())) == 400  # every scan the registry logged
     assert page.get_by_test_id("hot-spot").count() == len(scans["hot_spots"]) > 0
+    # The scan log keeps a region's code; the board names it.
+    named = {org["code"]: org["name"].replace(" Regional Marketing Centre", "")
+             for org in site.get(BRAND, "/v1/organisations?kind=region")}
+    riskiest = page.get_by_test_id("scan-region").first
+    expect(riskiest).to_have_attribute("data-region", scans["regions"][0]["region"])
+    expect(riskiest).to_contain_text(f"{named[scans['regions'][0]['region']]} · {scans['regions'][0]['total']} scans")
     expect(page.get_by_test_id("as-of")).to_have_attribute("data-as-of", str(cover["as_of"]))
 
 
