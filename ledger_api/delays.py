@@ -104,8 +104,12 @@ class History:
 
     def __init__(self, deliveries: Iterable[Journey]):
         self._groups: dict[tuple, list[Journey]] = defaultdict(list)
+        self._reported: dict[int, frozenset[int]] = {}  # shipment -> the checkpoint statuses it reported
+        self.factor: dict[int, float] = {}  # shipment -> its time on the road over the time its ETA gave it
         received = (d for d in deliveries if d.received_at is not None)
         for d in sorted(received, key=lambda d: (d.received_at, d.shipment)):
+            self._reported[d.shipment] = frozenset(c.status for c in d.checkpoints)
+            self.factor[d.shipment] = d.duration / max(1, d.eta - d.dispatched_at)
             for key in self._keys(d):
                 self._groups[key].append(d)
         self._times = {key: [d.received_at for d in group] for key, group in self._groups.items()}
@@ -119,7 +123,7 @@ class History:
         found = []
         for i in range(bisect.bisect_right(self._times.get(key, []), known_at) - 1, -1, -1):
             d = group[i]
-            if d.shipment != j.shipment and (status is None or any(c.status == status for c in d.checkpoints)):
+            if d.shipment != j.shipment and (status is None or status in self._reported[d.shipment]):
                 found.append(d)
                 if len(found) == limit:
                     break
@@ -143,9 +147,11 @@ class History:
         return None
 
 
-def predict(j: Journey, history: History, at: int, rules: DelayRules = DelayRules()) -> Prediction | None:
+def predict(j: Journey, history: History, at: int, rules: DelayRules = DelayRules(),
+            explain: bool = True) -> Prediction | None:
     """The arrival of `j` as it looks at `at`, from what was known then (deliveries received and checkpoints
-    reported by `at`); None when nothing comparable is known and its ETA has not passed."""
+    reported by `at`); None when nothing comparable is known and its ETA has not passed. Without `explain` the
+    reason is left empty (the backtest's thousands of predictions need none)."""
     on_road = at - j.dispatched_at
     allowed = max(1, j.eta - j.dispatched_at)
     overdue = f"past its ETA by {hours(at - j.eta)} h and not received" if at > j.eta else ""
@@ -157,11 +163,14 @@ def predict(j: Journey, history: History, at: int, rules: DelayRules = DelayRule
         return Prediction(j.shipment, at, hours(at - j.eta), 1.0,
                           f"It is {overdue}; no delivered shipment of its carrier or lane to compare it with.")
     basis, compared = found
-    factors = sorted(d.duration / max(1, d.eta - d.dispatched_at) for d in compared)
-    factor = statistics.median(factors)
+    factors = sorted(history.factor[d.shipment] for d in compared)
     arrivals = [max(allowed * f, on_road) for f in factors]  # it has not arrived yet: no sooner than now
     arrival = j.dispatched_at + round(statistics.median(arrivals))
     missing = sum(1 for a in arrivals if a > allowed)
+    risk = round(missing / len(arrivals), 4)
+    if not explain:
+        return Prediction(j.shipment, arrival, hours(arrival - j.eta), risk, "")
+    factor = statistics.median(factors)
     parts = [f"Deliveries by {basis} took a median {round(factor, 2)}× the time to their ETA "
              f"({count_of_deliveries(len(factors))}), {hours(allowed * factor)} h for this one"]
     if latest is not None:
@@ -171,8 +180,7 @@ def predict(j: Journey, history: History, at: int, rules: DelayRules = DelayRule
         parts.append(f"it is {overdue}")
     parts.append(f"expected {hours(arrival - j.dispatched_at)} h after dispatch against {hours(allowed)} h to its "
                  f"ETA; {missing} of {len(arrivals)} comparable deliveries would miss it")
-    return Prediction(j.shipment, arrival, hours(arrival - j.eta), round(missing / len(arrivals), 4),
-                      "; ".join(parts) + ".")
+    return Prediction(j.shipment, arrival, hours(arrival - j.eta), risk, "; ".join(parts) + ".")
 
 
 def at_risk(on_road: Iterable[Journey], history: History, now: int,
@@ -200,7 +208,7 @@ def backtest(received: Sequence[Journey], history: History, rules: DelayRules = 
                           None, j.checkpoints)
         moments = sorted({j.dispatched_at, *(c.time for c in j.checkpoints)})
         first = next((t for t in moments if t < j.eta and t < j.received_at
-                      and (p := predict(on_road, history, t, rules)) is not None and p.late), None)
+                      and (p := predict(on_road, history, t, rules, explain=False)) is not None and p.late), None)
         was_late = j.received_at > j.eta
         flagged += first is not None
         late += was_late
