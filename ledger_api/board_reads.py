@@ -53,19 +53,20 @@ def _names(conn: Connection, table, ids: Iterable[int]) -> dict[int, str]:
     return dict(conn.execute(select(table.c.id, table.c.name).where(table.c.id.in_(wanted))).all())
 
 
-def _journeys(conn: Connection, *where) -> list[Journey]:
-    """The shipments matching `where`, with their checkpoints in the order they were reported."""
+def _journeys(conn: Connection, *where, with_checkpoints: bool = True) -> list[Journey]:
+    """The shipments matching `where`, with their checkpoints in the order they were reported (or none)."""
     to_site = locations.alias("to_site")
     query = (select(shipments.c.id, shipments.c.carrier, shipments.c.from_location, shipments.c.to_location,
                     to_site.c.region, shipments.c.dispatched_at, shipments.c.eta, shipments.c.received_at)
              .join(to_site, to_site.c.id == shipments.c.to_location).where(*where))
     rows = conn.execute(query.order_by(shipments.c.id)).all()
     checkpoints: dict[int, list[delays.Checkpoint]] = defaultdict(list)
-    ids = query.with_only_columns(shipments.c.id)
-    for cp in conn.execute(select(shipment_checkpoints).where(shipment_checkpoints.c.shipment_id.in_(ids))
-                           .order_by(shipment_checkpoints.c.block_number, shipment_checkpoints.c.log_index)
-                           ).mappings():
-        checkpoints[cp["shipment_id"]].append(delays.Checkpoint(cp["time"], cp["status"], cp["place"]))
+    if with_checkpoints:
+        reported = (select(shipment_checkpoints)
+                    .where(shipment_checkpoints.c.shipment_id.in_(query.with_only_columns(shipments.c.id)))
+                    .order_by(shipment_checkpoints.c.block_number, shipment_checkpoints.c.log_index))
+        for cp in conn.execute(reported).mappings():
+            checkpoints[cp["shipment_id"]].append(delays.Checkpoint(cp["time"], cp["status"], cp["place"]))
     return [Journey(r.id, r.carrier, r.from_location, r.to_location, r.region, r.dispatched_at, r.eta, r.received_at,
                     tuple(checkpoints[r.id])) for r in rows]
 
@@ -152,7 +153,7 @@ def _warehouse_free_lots(conn: Connection, sku_ids: Iterable[int] | None = None)
 
 def _lead_times(conn: Connection, now: int, rules: SourcingRules, delay_rules: DelayRules) -> LeadTimes:
     carriers = conn.execute(select(organisations.c.id).where(organisations.c.kind == int(OrgKind.carrier))).scalars()
-    return LeadTimes(_journeys(conn, *_delivered(now, delay_rules)), rules, list(carriers))
+    return LeadTimes(_journeys(conn, *_delivered(now, delay_rules), with_checkpoints=False), rules, list(carriers))
 
 
 def _warehouse_sees(caller: Caller, location: int, region: int) -> bool:
