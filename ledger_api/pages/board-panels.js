@@ -157,7 +157,8 @@ function drawCover(answer, names) {
     h("ul", { class: "callouts", "aria-label": "The biggest imbalances" },
       short.slice(0, 3).map((r) => callout(r,
         `${names.region(r.region)} is short of ${names.sku(r.sku)}: ${days(r.days_of_cover)} of cover `
-        + `(${count(r.on_hand)} cases, selling ${r.daily_sales}/day${r.in_transit ? `, ${count(r.in_transit)} on the way` : ""}).`)),
+        + `(${count(r.on_hand)} cases, selling ${r.daily_sales}/day`
+        + `${r.in_transit ? `, ${count(r.in_transit)} on the way` : ""}).`)),
       surplus.slice(0, 3).map((r) => callout(r,
         `${names.region(r.region)} sits on ${count(r.on_hand)} cases of ${names.sku(r.sku)}: `
         + `${r.days_of_cover === null ? "none sold in the window" : `${days(r.days_of_cover)} of cover`}.`))),
@@ -242,8 +243,9 @@ function drawTransfers(answer, names) {
               h("strong", {}, `${count(s.cases)} cases of ${s.sku_name}`),
               h("span", {}, `${s.from_name} → ${s.to_name} (${names.regionOf(s)})`),
               h("span", { class: "note" },
-                `${hours(s.lead_time_hours)} lead time · ${yuan(s.cost_yuan)} · cover ${days(s.cover_days_before)} → `
-                + `${days(s.cover_days_after)} · score ${Number(s.score).toFixed(2)}`),
+                `${hours(s.lead_time_hours)} lead time · ${yuan(s.cost_yuan)} · `
+                + `cover ${days(s.cover_days_before)} → ${days(s.cover_days_after)} · `
+                + `score ${Number(s.score).toFixed(2)}`),
               h("span", { class: "note" }, s.reason)),
             button, result);
         }))
@@ -278,7 +280,8 @@ function drawHealth(answer, names) {
           : { y: { beginAtZero: true, max: 100 }, x: { ticks: { display: false }, title: { display: true,
             text: `${count(ranked.length)} distributors by rank` } } },
       },
-    }, rows ? Math.max(160, 40 + ranked.length * 22) : 240) : h("p", { class: "empty" }, "No distributor in this reach."),
+    }, rows ? Math.max(160, 40 + ranked.length * 22) : 240)
+      : h("p", { class: "empty" }, "No distributor in this reach."),
     top.length ? h("div", {}, h("h3", {}, `Top 20%: ${top.length} of ${ranked.length}`),
       h("ol", { class: "top-list", testid: "health-top" }, top.map((d) => h("li", {
         testid: "health-top-item", data: { distributor: d.distributor, score: d.score, rank: d.rank } },

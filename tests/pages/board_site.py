@@ -70,6 +70,10 @@ class BoardSite:
                                     "account": answer["account"]}
         return self.sessions[label]
 
+    def keystore(self, label: str) -> Path:
+        """The member's keystore file, as the console opens it in the browser (password `tests.api.stack.PASSWORD`)."""
+        return self.folder / "keystore" / f"{self.network.members[label].address}.json"
+
     def get(self, label: str, path: str):
         answer = httpx.get(f"{self.base_url}{path}", timeout=30,
                            headers={"Authorization": f"Bearer {self.session(label)['token']}"})

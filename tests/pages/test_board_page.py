@@ -16,6 +16,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.api.stack import PASSWORD
 from tests.pages.board_site import board_site
 from tests.pages.browser import screenshot
 
@@ -231,6 +232,20 @@ def test_a_visitor_who_is_not_signed_in_is_offered_the_consoles_sign_in(boards):
     expect(link).to_have_text("Sign in")
     assert page.locator("section.panel canvas").count() == 0
     assert page.get_by_test_id("panel-cycle").count() == 0
+
+
+def test_a_visitor_signs_in_through_the_console_and_comes_back_to_the_board(boards, site):
+    page = boards.open(None)
+    page.get_by_test_id("sign-in").click()
+    expect(page).to_have_url(re.compile(r"/console\?next=%2Fboard$"))
+    page.get_by_test_id("keystore-file").set_input_files(str(site.keystore(REGIONAL)))
+    page.get_by_test_id("keystore-password").fill(PASSWORD)
+    page.get_by_test_id("keystore-signin").click()
+    expect(page).to_have_url(re.compile(r"/board$"), timeout=DRAWN)
+    expect(page.locator("main")).to_have_attribute("data-ready", "true", timeout=DRAWN)
+    for panel in PANELS:
+        expect(page.get_by_test_id(f"panel-{panel}")).to_have_attribute("data-state", "ready")
+    expect(page.get_by_test_id("signed-in-as")).to_contain_text(site.session(REGIONAL)["account"]["org_name"])
 
 
 def test_a_failing_endpoint_shows_its_error_by_name_while_the_other_panels_draw(boards):
