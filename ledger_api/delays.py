@@ -34,6 +34,11 @@ CHECKPOINT_STATUS = {1: "picked up", 2: "at hub", 3: "out for delivery", 4: "del
 Lane = tuple[int, int, int]  # (from location, destination region, destination location when the region is 0)
 
 
+def lane(from_location: int, to_region: int, to_location: int) -> Lane:
+    """A site to a region; to a national site, which belongs to no region, a lane of its own."""
+    return from_location, to_region, 0 if to_region else to_location
+
+
 @dataclass(frozen=True)
 class DelayRules:
     """How the board predicts delays; `Settings` carries them (`LEDGER_BOARD_DELAY_*`)."""
@@ -66,7 +71,7 @@ class Journey:
 
     @property
     def lane(self) -> Lane:
-        return self.from_location, self.to_region, 0 if self.to_region else self.to_location
+        return lane(self.from_location, self.to_region, self.to_location)
 
     @property
     def duration(self) -> int:

@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from ledger_api.delays import HOUR, Journey, Lane, count_of_deliveries
+from ledger_api.delays import HOUR, Journey, Lane, count_of_deliveries, lane
 
 MIN_LEAD_HOURS = 1.0  # a lead time under an hour scores as an hour: no candidate is infinitely better
 
@@ -78,10 +78,6 @@ def first_in_first_out(lots: Iterable[FreeLot], sku: int, cases: int) -> list[tu
         taken.append((lot.lot, n))
         cases -= n
     return taken
-
-
-def lane(from_location: int, to_region: int, to_location: int) -> Lane:
-    return from_location, to_region, 0 if to_region else to_location
 
 
 @dataclass(frozen=True)
@@ -149,7 +145,7 @@ def ranked(candidates: list[Candidate], rules: SourcingRules) -> list[Candidate]
     for c in candidates:
         parts = (rules.weight_cover * min(1.0, c.cases / c.needed),
                  rules.weight_lead_time * fastest / max(c.lead.hours, MIN_LEAD_HOURS),
-                 rules.weight_cost * cheapest / c.per_case)
+                 rules.weight_cost * (cheapest / c.per_case if c.per_case else 1.0))  # free: all the cheapest
         c.score = round(sum(parts) / total, 4)
     return sorted(candidates, key=lambda c: (-c.score, c.lead.hours, c.location))
 

@@ -125,6 +125,13 @@ def test_the_cost_model_and_the_weights_are_the_settings():
                                     {SHANGHAI: free(SHANGHAI, (1, 10)), BEIJING: free(BEIJING, (2, 50))}, lead, {},
                                     NOW, rules)
     assert [(o["warehouse"], o["score"]) for o in options] == [(SHANGHAI, 1.0), (BEIJING, 1.0)]  # a tie: faster
+    free_of_charge = SourcingRules(shipment_yuan=0, handling_yuan_per_case=0, freight_yuan_per_case_hour=0)
+    options = sourcing.source_order(OrderNeed(1, EAST_DEPOT, EAST, {SKU: 50}),
+                                    {SHANGHAI: free(SHANGHAI, (1, 10)), BEIJING: free(BEIJING, (2, 50))}, lead, {},
+                                    NOW, free_of_charge)
+    # Cover 0.6 × 1 + lead time 0.25 × 24/96 + cost 0.15 = 0.8125 against 0.6 × 0.2 + 0.25 + 0.15 = 0.52.
+    assert [(o["warehouse"], o["cost_yuan"], o["score"]) for o in options] == [(BEIJING, 0.0, 0.8125),
+                                                                               (SHANGHAI, 0.0, 0.52)]
 
 
 # ------------------------------------------------------------------------------------------------ transfers
