@@ -2,8 +2,10 @@
 // order cycle time, delay early warning, stock imbalance, transfer suggestions, distributor health, price
 // alerts and scan intelligence. A panel is made of parts; each part names the endpoint it draws and a function
 // from that answer to its elements. Names of regions and SKUs come from `names` (the organisations and the
-// catalog the member may see). Every figure keeps its raw value in a data attribute beside the text.
+// catalog the member may see). Every figure keeps its raw value in a data attribute beside the text. Texts go
+// through `tr`, so a panel redrawn after the language changes reads in the new one.
 
+import { tr } from "./board-i18n.js";
 import { api } from "./session.js";
 import {
   COLOURS, bps, chart, count, day, days, figure, h, hours, named, said, share, shortHash, targetLine, when, yuan,
@@ -15,7 +17,7 @@ const withRegion = (path, region) => (region ? `${path}${path.includes("?") ? "&
 
 function drawWeeklyCycle(answer) {
   const weeks = answer.weeks || [];
-  if (!weeks.length) return h("p", { class: "empty" }, "No orders were submitted in this reach yet.");
+  if (!weeks.length) return h("p", { class: "empty" }, tr("No orders were submitted in this reach yet."));
   const labels = weeks.map((w) => day(w.week_start));
   const target = answer.target_hours || { normal: 8, urgent: 12 };
   const line = (label, key, colour, extra = {}) => ({
@@ -25,33 +27,33 @@ function drawWeeklyCycle(answer) {
   const last = weeks[weeks.length - 1];
   return h("div", {},
     h("div", { class: "figures" },
-      figure("weekly-last-median", `approval median, week of ${day(last.week_start)}`,
+      figure("weekly-last-median", tr("approval median, week of {week}", { week: day(last.week_start) }),
         hours(last.approval_median_hours), last.approval_median_hours),
-      figure("weekly-last-within", "approved within target that week", share(last.within_target_share),
+      figure("weekly-last-within", tr("approved within target that week"), share(last.within_target_share),
         last.within_target_share),
-      figure("weekly-weeks", "weeks drawn", count(weeks.length), weeks.length)),
-    chart("chart-cycle-weekly", "Weekly approval and delivery hours against the 8 and 12 hour targets", {
+      figure("weekly-weeks", tr("weeks drawn"), count(weeks.length), weeks.length)),
+    chart("chart-cycle-weekly", tr("Weekly approval and delivery hours against the 8 and 12 hour targets"), {
       type: "line",
       data: {
         labels,
         datasets: [
-          line("Approval median", "approval_median_hours", COLOURS.median),
-          line("Approval p90", "approval_p90_hours", COLOURS.p90),
-          line("Urgent approval median", "urgent_approval_median_hours", COLOURS.urgent),
-          line("Delivery median (right axis)", "delivery_median_hours", COLOURS.delivery,
+          line(tr("Approval median"), "approval_median_hours", COLOURS.median),
+          line(tr("Approval p90"), "approval_p90_hours", COLOURS.p90),
+          line(tr("Urgent approval median"), "urgent_approval_median_hours", COLOURS.urgent),
+          line(tr("Delivery median (right axis)"), "delivery_median_hours", COLOURS.delivery,
             { yAxisID: "delivery", borderDash: [2, 3] }),
-          line("Delivery p90 (right axis)", "delivery_p90_hours", COLOURS.deliveryP90,
+          line(tr("Delivery p90 (right axis)"), "delivery_p90_hours", COLOURS.deliveryP90,
             { yAxisID: "delivery", borderDash: [2, 3] }),
-          targetLine(`${target.normal} h approval target`, target.normal, labels, COLOURS.target),
-          targetLine(`${target.urgent} h urgent target`, target.urgent, labels, COLOURS.urgentTarget),
+          targetLine(tr("{v} h approval target", { v: target.normal }), target.normal, labels, COLOURS.target),
+          targetLine(tr("{v} h urgent target", { v: target.urgent }), target.urgent, labels, COLOURS.urgentTarget),
         ],
       },
       options: {
         scales: {
-          y: { beginAtZero: true, title: { display: true, text: "approval, hours" } },
+          y: { beginAtZero: true, title: { display: true, text: tr("approval, hours") } },
           delivery: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
-            title: { display: true, text: "delivery, hours" } },
-          x: { title: { display: true, text: "week starting (UTC)" } },
+            title: { display: true, text: tr("delivery, hours") } },
+          x: { title: { display: true, text: tr("week starting (UTC)") } },
         },
       },
     }, 300));
@@ -66,29 +68,29 @@ function drawRegionCycle(answer, names) {
   const target = (answer.target_hours || {}).normal ?? 8;
   return h("div", {},
     h("div", { class: "figures" },
-      figure("cycle-orders", "orders", count(all.orders), all.orders),
-      figure("cycle-approval-median", "submit → approved, median", hours(approval.median_hours),
+      figure("cycle-orders", tr("orders"), count(all.orders), all.orders),
+      figure("cycle-approval-median", tr("submit → approved, median"), hours(approval.median_hours),
         approval.median_hours),
-      figure("cycle-approval-p90", "submit → approved, p90", hours(approval.p90_hours), approval.p90_hours),
-      figure("cycle-within-target", "approved within target", share((all.within_target || {}).share),
+      figure("cycle-approval-p90", tr("submit → approved, p90"), hours(approval.p90_hours), approval.p90_hours),
+      figure("cycle-within-target", tr("approved within target"), share((all.within_target || {}).share),
         (all.within_target || {}).share),
-      figure("cycle-delivery-median", "submit → delivered, median", hours(delivered.median_hours),
+      figure("cycle-delivery-median", tr("submit → delivered, median"), hours(delivered.median_hours),
         delivered.median_hours)),
-    regions.length ? chart("chart-cycle-regions", "Approval hours per region, median and p90, against the target", {
+    regions.length ? chart("chart-cycle-regions", tr("Approval hours per region, median and p90, against the target"), {
       type: "bar",
       data: {
         labels,
         datasets: [
-          { label: "Approval median", data: regions.map((r) => r.submit_to_approved.median_hours),
+          { label: tr("Approval median"), data: regions.map((r) => r.submit_to_approved.median_hours),
             backgroundColor: COLOURS.median, order: 1 },
-          { label: "Approval p90", data: regions.map((r) => r.submit_to_approved.p90_hours),
+          { label: tr("Approval p90"), data: regions.map((r) => r.submit_to_approved.p90_hours),
             backgroundColor: COLOURS.p90, order: 1 },
-          targetLine(`${target} h target`, target, labels, COLOURS.target),
+          targetLine(tr("{v} h target", { v: target }), target, labels, COLOURS.target),
         ],
       },
-      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "hours" } } } },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: tr("hours") } } } },
     }, Math.max(240, Math.min(420, 120 + regions.length * 8)))
-      : h("p", { class: "empty" }, "No orders in this reach yet."));
+      : h("p", { class: "empty" }, tr("No orders in this reach yet.")));
 }
 
 // ------------------------------------------------------------------------------------ delay early warning
@@ -99,31 +101,33 @@ function drawDelays(answer, names) {
   const shown = atRisk.slice(0, 10);
   return h("div", {},
     h("div", { class: "figures" },
-      figure("delay-at-risk", "shipments at risk now", count(atRisk.length), atRisk.length),
-      figure("delay-precision", `precision: of ${count(test.flagged)} flagged, late`, share(test.precision),
-        test.precision),
-      figure("delay-recall", `recall: of ${count(test.late)} late, flagged`, share(test.recall), test.recall),
-      figure("delay-warning-hours", "median warning ahead of the ETA", hours(test.median_warning_hours),
+      figure("delay-at-risk", tr("shipments at risk now"), count(atRisk.length), atRisk.length),
+      figure("delay-precision", tr("precision: of {n} flagged, late", { n: count(test.flagged) }),
+        share(test.precision), test.precision),
+      figure("delay-recall", tr("recall: of {n} late, flagged", { n: count(test.late) }), share(test.recall),
+        test.recall),
+      figure("delay-warning-hours", tr("median warning ahead of the ETA"), hours(test.median_warning_hours),
         test.median_warning_hours)),
     h("p", { class: "note", testid: "delay-method" },
-      `Back-tested over ${count(test.shipments)} received shipments: ${count(test.flagged_and_late)} flagged and `
-      + `really late. ${test.method || ""}`),
+      tr("Back-tested over {shipments} received shipments: {both} flagged and really late.",
+        { shipments: count(test.shipments), both: count(test.flagged_and_late) }), " ", test.method || ""),
     shown.length
-      ? h("ol", { class: "risk-list", "aria-label": "Shipments predicted to miss their ETA, highest risk first" },
+      ? h("ol", { class: "risk-list", "aria-label": tr("Shipments predicted to miss their ETA, highest risk first") },
         shown.map((s) => h("li", { testid: "at-risk", data: { shipment: s.shipment, risk: s.risk } },
           h("div", { class: "risk-list__head" },
             h("meter", { min: 0, max: 1, low: 0.3, high: 0.6, optimum: 0, value: s.risk,
-              "aria-label": `risk ${share(s.risk)}` }),
+              "aria-label": tr("risk {v}", { v: share(s.risk) }) }),
             h("strong", {}, share(s.risk)),
-            h("span", {}, `Shipment #${s.shipment}${s.order ? ` · order #${s.order}` : ""} · ${s.kind}`),
-            h("span", { class: "late" }, `+${hours(s.hours_late_predicted)} late`)),
+            h("span", {}, [tr("Shipment #{id}", { id: s.shipment }),
+              s.order ? tr("order #{id}", { id: s.order }) : null, s.kind].filter(Boolean).join(" · ")),
+            h("span", { class: "late" }, tr("+{v} late", { v: hours(s.hours_late_predicted) }))),
           h("div", { class: "risk-list__route" },
-            `${s.from_name} → ${s.to_name} (${names.regionOf(s)}) · ${s.carrier_name} · `
-            + `ETA ${when(s.eta)} · predicted ${when(s.predicted_arrival)}`),
+            `${s.from_name} → ${s.to_name} (${names.regionOf(s)}) · ${s.carrier_name} · `,
+            tr("ETA {eta} · predicted {predicted}", { eta: when(s.eta), predicted: when(s.predicted_arrival) })),
           h("div", { class: "note" }, s.reason))))
-      : h("p", { class: "empty" }, "No shipment in transit is predicted to miss its ETA."),
-    atRisk.length > shown.length ? h("p", { class: "note" }, `and ${atRisk.length - shown.length} more at risk`)
-      : null);
+      : h("p", { class: "empty" }, tr("No shipment in transit is predicted to miss its ETA.")),
+    atRisk.length > shown.length
+      ? h("p", { class: "note" }, tr("and {n} more at risk", { n: atRisk.length - shown.length })) : null);
 }
 
 // ------------------------------------------------------------------------------------ stock imbalance
@@ -135,7 +139,7 @@ function excess(row, surplusDays) {
 
 function drawCover(answer, names) {
   const rows = answer.rows || [];
-  if (!rows.length) return h("p", { class: "empty" }, "No stock or sales in this reach yet.");
+  if (!rows.length) return h("p", { class: "empty" }, tr("No stock or sales in this reach yet."));
   const regions = [...new Set(rows.map((r) => r.region))];
   const skus = [...new Set(rows.map((r) => r.sku))].sort((a, b) => a - b);
   const cell = new Map(rows.map((r) => [`${r.region}/${r.sku}`, r]));
@@ -146,38 +150,41 @@ function drawCover(answer, names) {
   // hide a sold-out flagship behind the cases of slow sellers.
   const tally = (flag) => regions.map((region) => rows.filter((r) => r.region === region && r.flag === flag).length);
   const callout = (r, text) => h("li", { testid: "imbalance", data: { region: r.region, sku: r.sku, flag: r.flag } },
-    h("span", { class: `flag flag--${r.flag}` }, r.flag), " ", text);
+    h("span", { class: `flag flag--${r.flag}` }, tr(r.flag)), " ", text);
   return h("div", {},
     h("div", { class: "figures" },
-      figure("cover-shortages", `region × SKU short (under ${answer.shortage_days} d)`, count(short.length),
-        short.length),
-      figure("cover-surpluses", `with a surplus (over ${answer.surplus_days} d or unsold)`, count(surplus.length),
-        surplus.length),
-      figure("cover-window", "sell-through window", `${answer.window_days} d`, answer.window_days)),
-    h("ul", { class: "callouts", "aria-label": "The biggest imbalances" },
-      short.slice(0, 3).map((r) => callout(r,
-        `${names.region(r.region)} is short of ${names.sku(r.sku)}: ${days(r.days_of_cover)} of cover `
-        + `(${count(r.on_hand)} cases, selling ${r.daily_sales}/day`
-        + `${r.in_transit ? `, ${count(r.in_transit)} on the way` : ""}).`)),
-      surplus.slice(0, 3).map((r) => callout(r,
-        `${names.region(r.region)} sits on ${count(r.on_hand)} cases of ${names.sku(r.sku)}: `
-        + `${r.days_of_cover === null ? "none sold in the window" : `${days(r.days_of_cover)} of cover`}.`))),
-    chart("chart-cover-regions", "SKUs short, balanced and in surplus per region", {
+      figure("cover-shortages", tr("region × SKU short (under {v} d)", { v: answer.shortage_days }),
+        count(short.length), short.length),
+      figure("cover-surpluses", tr("with a surplus (over {v} d or unsold)", { v: answer.surplus_days }),
+        count(surplus.length), surplus.length),
+      figure("cover-window", tr("sell-through window"), tr("{v} d", { v: answer.window_days }), answer.window_days)),
+    h("ul", { class: "callouts", "aria-label": tr("The biggest imbalances") },
+      short.slice(0, 3).map((r) => callout(r, tr(
+        "{region} is short of {sku}: {days} of cover ({cases} cases, selling {rate}/day{coming}).", {
+          region: names.region(r.region), sku: names.sku(r.sku), days: days(r.days_of_cover), cases: count(r.on_hand),
+          rate: r.daily_sales, coming: r.in_transit ? tr(", {n} on the way", { n: count(r.in_transit) }) : "",
+        }))),
+      surplus.slice(0, 3).map((r) => callout(r, tr("{region} sits on {cases} cases of {sku}: {cover}.", {
+        region: names.region(r.region), cases: count(r.on_hand), sku: names.sku(r.sku),
+        cover: r.days_of_cover === null ? tr("none sold in the window")
+          : tr("{days} of cover", { days: days(r.days_of_cover) }),
+      })))),
+    chart("chart-cover-regions", tr("SKUs short, balanced and in surplus per region"), {
       type: "bar",
       data: {
         labels: regions.map((region) => names.region(region)),
         datasets: [
-          { label: "SKUs short", data: tally("shortage"), backgroundColor: COLOURS.shortage },
-          { label: "SKUs balanced", data: tally(null), backgroundColor: COLOURS.balanced },
-          { label: "SKUs in surplus", data: tally("surplus"), backgroundColor: COLOURS.surplus },
+          { label: tr("SKUs short"), data: tally("shortage"), backgroundColor: COLOURS.shortage },
+          { label: tr("SKUs balanced"), data: tally(null), backgroundColor: COLOURS.balanced },
+          { label: tr("SKUs in surplus"), data: tally("surplus"), backgroundColor: COLOURS.surplus },
         ],
       },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
-        title: { display: true, text: "SKUs" } } } },
+        title: { display: true, text: tr("SKUs") } } } },
     }, 220),
     h("div", { class: "heat-wrap" },
-      h("table", { class: "heat", testid: "cover-grid", "aria-label": "Days of cover per region and SKU" },
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Region"),
+      h("table", { class: "heat", testid: "cover-grid", "aria-label": tr("Days of cover per region and SKU") },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, tr("Region")),
           skus.map((sku) => h("th", { scope: "col", title: names.sku(sku) }, names.skuShort(sku))))),
         h("tbody", {}, regions.map((region) => h("tr", {},
           h("th", { scope: "row" }, names.region(region)),
@@ -186,22 +193,25 @@ function drawCover(answer, names) {
             if (!r) return h("td", { class: "heat__cell heat__cell--none" }, "");
             return h("td", {
               class: `heat__cell heat__cell--${r.flag || "ok"}`, testid: "cover-cell",
-              title: `${names.region(region)} · ${names.sku(sku)}: ${count(r.on_hand)} on hand, `
-                + `${count(r.in_transit)} on the way, ${r.daily_sales}/day`,
+              title: tr("{region} · {sku}: {held} on hand, {coming} on the way, {rate}/day", {
+                region: names.region(region), sku: names.sku(sku), held: count(r.on_hand), coming: count(r.in_transit),
+                rate: r.daily_sales }),
               data: { region, sku, days: r.days_of_cover ?? "", flag: r.flag || "" },
-            }, r.days_of_cover === null ? (r.on_hand ? "unsold" : "–") : Math.round(r.days_of_cover));
+            }, r.days_of_cover === null ? (r.on_hand ? tr("unsold") : "–") : Math.round(r.days_of_cover));
           })))))),
     h("p", { class: "legend" },
-      h("span", { class: "flag flag--shortage" }, "shortage"), " under ", `${answer.shortage_days} days · `,
-      h("span", { class: "flag flag--surplus" }, "surplus"), ` over ${answer.surplus_days} days or unsold · `,
-      "figures are days of cover at the sell-through of the last ", `${answer.window_days} days.`));
+      h("span", { class: "flag flag--shortage" }, tr("shortage")), " ",
+      tr("under {v} days", { v: answer.shortage_days }), " · ",
+      h("span", { class: "flag flag--surplus" }, tr("surplus")), " ",
+      tr("over {v} days or unsold", { v: answer.surplus_days }), " · ",
+      tr("figures are days of cover at the sell-through of the last {v} days.", { v: answer.window_days })));
 }
 
 // ------------------------------------------------------------------------------------ transfer suggestions
 
 async function execute(suggestion, button, result) {
   button.disabled = true;
-  button.textContent = "Requesting…";
+  button.textContent = tr("Requesting…");
   result.replaceChildren();
   result.dataset.state = "pending";
   try {
@@ -211,16 +221,18 @@ async function execute(suggestion, button, result) {
     result.dataset.txHash = written.tx_hash;
     if (transfer) result.dataset.transfer = transfer.id;
     result.append(
-      h("span", {}, transfer ? `Transfer #${transfer.id} ${transfer.state}: ${count(transfer.cases)} cases. `
-        : "Sent; the ledger has not confirmed it yet. "),
-      h("span", {}, "Transaction "), h("code", { testid: "transfer-tx", title: written.tx_hash }, written.tx_hash));
-    button.textContent = "Requested";
+      h("span", {}, transfer
+        ? tr("Transfer #{id} {state}: {cases} cases. ", { id: transfer.id, state: transfer.state,
+          cases: count(transfer.cases) })
+        : tr("Sent; the ledger has not confirmed it yet. ")),
+      h("span", {}, tr("Transaction ")), h("code", { testid: "transfer-tx", title: written.tx_hash }, written.tx_hash));
+    button.textContent = tr("Requested");
   } catch (thrown) {
     const error = named(thrown);
     result.dataset.state = "error";
     result.append(h("strong", { testid: "transfer-error" }, error.error), " ", said(error));
     button.disabled = false;
-    button.textContent = "Execute";
+    button.textContent = tr("Execute");
   }
 }
 
@@ -228,28 +240,29 @@ function drawTransfers(answer, names) {
   const suggestions = answer.suggestions || [];
   const weights = Object.entries(answer.weights || {}).map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`).join(", ");
   return h("div", {},
-    h("p", { class: "note" }, `Scored by ${weights || "the analytics' weights"}; best first. Executing one asks the `
-      + "ledger for the transfer; the brand's sales director approves it."),
+    h("p", { class: "note" }, tr("Scored by {weights}; best first.", { weights }), " ",
+      tr("Executing one asks the ledger for the transfer; the brand's sales director approves it.")),
     suggestions.length
-      ? h("ol", { class: "suggestions", "aria-label": "Transfer suggestions, best first" },
+      ? h("ol", { class: "suggestions", "aria-label": tr("Transfer suggestions, best first") },
         suggestions.slice(0, 10).map((s) => {
           const button = h("button", { type: "button", testid: "execute-transfer",
-            "aria-label": `Execute: move ${s.cases} cases of ${s.sku_name} from ${s.from_name} to ${s.to_name}` },
-          "Execute");
+            "aria-label": tr("Execute: move {cases} cases of {sku} from {from} to {to}", {
+              cases: s.cases, sku: s.sku_name, from: s.from_name, to: s.to_name }) },
+          tr("Execute"));
           const result = h("div", { class: "suggestion__result", testid: "transfer-result", "aria-live": "polite" });
           button.addEventListener("click", () => execute(s, button, result));
           return h("li", { class: "suggestion", testid: "suggestion", data: { id: s.id, cases: s.cases } },
             h("div", { class: "suggestion__main" },
-              h("strong", {}, `${count(s.cases)} cases of ${s.sku_name}`),
+              h("strong", {}, tr("{cases} cases of {sku}", { cases: count(s.cases), sku: s.sku_name })),
               h("span", {}, `${s.from_name} → ${s.to_name} (${names.regionOf(s)})`),
-              h("span", { class: "note" },
-                `${hours(s.lead_time_hours)} lead time · ${yuan(s.cost_yuan)} · `
-                + `cover ${days(s.cover_days_before)} → ${days(s.cover_days_after)} · `
-                + `score ${Number(s.score).toFixed(2)}`),
+              h("span", { class: "note" }, tr(
+                "{lead} lead time · {cost} · cover {before} → {after} · score {score}", {
+                lead: hours(s.lead_time_hours), cost: yuan(s.cost_yuan), before: days(s.cover_days_before),
+                after: days(s.cover_days_after), score: Number(s.score).toFixed(2) })),
               h("span", { class: "note" }, s.reason)),
             button, result);
         }))
-      : h("p", { class: "empty" }, "No transfer would ease an imbalance right now."));
+      : h("p", { class: "empty" }, tr("No transfer would ease an imbalance right now.")));
 }
 
 // ------------------------------------------------------------------------------------ distributor health
@@ -266,11 +279,11 @@ function drawHealth(answer, names) {
       h("p", {}, formula.text || ""),
       h("ul", { class: "weights" }, weights.map(([name, w]) => h("li", {}, `${name.replaceAll("_", " ")}: `,
         h("strong", {}, share(w)))))),
-    ranked.length ? chart("chart-health", "Distributor health score, ranked; the top 20% in green", {
+    ranked.length ? chart("chart-health", tr("Distributor health score, ranked; the top 20% in green"), {
       type: "bar",
       data: {
         labels: ranked.map((d) => d.name),
-        datasets: [{ label: "Health score (0-100)", data: ranked.map((d) => d.score),
+        datasets: [{ label: tr("Health score (0-100)"), data: ranked.map((d) => d.score),
           backgroundColor: ranked.map((d) => (d.top ? COLOURS.top : COLOURS.rest)) }],
       },
       options: {
@@ -278,11 +291,11 @@ function drawHealth(answer, names) {
         plugins: { legend: { display: false } },
         scales: rows ? { x: { beginAtZero: true, max: 100 } }
           : { y: { beginAtZero: true, max: 100 }, x: { ticks: { display: false }, title: { display: true,
-            text: `${count(ranked.length)} distributors by rank` } } },
+            text: tr("{n} distributors by rank", { n: count(ranked.length) }) } } },
       },
     }, rows ? Math.max(160, 40 + ranked.length * 22) : 240)
-      : h("p", { class: "empty" }, "No distributor in this reach."),
-    top.length ? h("div", {}, h("h3", {}, `Top 20%: ${top.length} of ${ranked.length}`),
+      : h("p", { class: "empty" }, tr("No distributor in this reach.")),
+    top.length ? h("div", {}, h("h3", {}, tr("Top 20%: {n} of {total}", { n: top.length, total: ranked.length })),
       h("ol", { class: "top-list", testid: "health-top" }, top.map((d) => h("li", {
         testid: "health-top-item", data: { distributor: d.distributor, score: d.score, rank: d.rank } },
       `${d.name} (${names.regionOf(d)}): `, h("strong", {}, Number(d.score).toFixed(1)))))) : null);
@@ -296,24 +309,26 @@ function alertList(alerts, shown = 6) {
   return h("ul", {}, largest.slice(0, shown).map((a) => h("li", {
     testid: "price-alert", data: { sku: a.sku, bps: a.change_bps } },
   h("span", { class: a.change_bps > 0 ? "up" : "down" }, bps(a.change_bps)),
-  ` ${a.sku_name} (tier ${a.tier}): ${yuan(a.old_price_yuan)} → ${yuan(a.new_price_yuan)}`)),
-  largest.length > shown ? h("li", { class: "note" }, `and ${largest.length - shown} more`) : null);
+  ` ${a.sku_name} ${tr("(tier {tier})", { tier: a.tier })}: ${yuan(a.old_price_yuan)} → ${yuan(a.new_price_yuan)}`)),
+  largest.length > shown ? h("li", { class: "note" }, tr("and {n} more", { n: largest.length - shown })) : null);
 }
 
 function drawPrices(answer) {
   const revisions = (answer.revisions || []).slice(0, 8);
   const alerts = answer.alerts || [];
   return h("div", {},
-    h("p", { class: "note" }, `A change of more than ${bps(answer.threshold_bps).replace("+", "")} raises an alert; `
-      + `${count(alerts.length)} alerts in ${count((answer.revisions || []).length)} price revisions.`),
+    h("p", { class: "note" }, tr("A change of more than {v} raises an alert; {alerts} alerts in {revisions} price "
+      + "revisions.", { v: bps(answer.threshold_bps).replace("+", ""), alerts: count(alerts.length),
+      revisions: count((answer.revisions || []).length) })),
     revisions.length
-      ? h("ol", { class: "revisions", "aria-label": "Price revisions with alerts, newest first" },
+      ? h("ol", { class: "revisions", "aria-label": tr("Price revisions with alerts, newest first") },
         revisions.map((r) => h("li", { testid: "price-revision", data: { tx: r.tx_hash, skus: r.skus.join(" ") } },
           h("div", { class: "revision__head" }, h("strong", {}, when(r.time)),
-            ` · ${count(r.skus.length)} SKU${r.skus.length === 1 ? "" : "s"} · up to ${bps(r.max_change_bps)} · `,
+            ` · ${tr(r.skus.length === 1 ? "{n} SKU" : "{n} SKUs", { n: count(r.skus.length) })} · `
+            + `${tr("up to {v}", { v: bps(r.max_change_bps) })} · `,
             h("code", { title: r.tx_hash }, shortHash(r.tx_hash))),
           alertList(alerts.filter((a) => a.tx_hash === r.tx_hash)))))
-      : h("p", { class: "empty" }, "No price change beyond the threshold."));
+      : h("p", { class: "empty" }, tr("No price change beyond the threshold.")));
 }
 
 // ------------------------------------------------------------------------------------ scan intelligence
@@ -324,29 +339,29 @@ function drawScans(answer, names) {
   const spots = answer.hot_spots || [];
   const regions = (answer.regions || []).slice(0, 8);
   return h("div", {},
-    weeks.length ? chart("chart-scans", "Consumer scans per week by verdict", {
+    weeks.length ? chart("chart-scans", tr("Consumer scans per week by verdict"), {
       type: "bar",
       data: {
         labels: weeks.map((w) => day(w.week_start)),
-        datasets: verdicts.map((v) => ({ label: v, data: weeks.map((w) => (w.counts || {})[v] || 0),
+        datasets: verdicts.map((v) => ({ label: tr(v), data: weeks.map((w) => (w.counts || {})[v] || 0),
           backgroundColor: COLOURS.verdicts[v] || COLOURS.muted })),
       },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
-    }, 260) : h("p", { class: "empty" }, "No consumer scans logged yet."),
+    }, 260) : h("p", { class: "empty" }, tr("No consumer scans logged yet.")),
     h("div", { class: "columns" },
-      h("div", {}, h("h3", {}, "Regions by risk share"),
+      h("div", {}, h("h3", {}, tr("Regions by risk share")),
         regions.length ? h("ol", { class: "bars" }, regions.map((r) => h("li", {
           testid: "scan-region", data: { region: r.region, share: r.risk_share } },
-        h("span", {}, `${names.scanRegion(r.region)} · ${count(r.total)} scans`),
+        h("span", {}, tr("{region} · {n} scans", { region: names.scanRegion(r.region), n: count(r.total) })),
         h("meter", { min: 0, max: 1, low: 0.1, high: 0.3, optimum: 0, value: r.risk_share,
-          "aria-label": `risk share ${share(r.risk_share)}` }),
-        h("strong", {}, share(r.risk_share, 1))))) : h("p", { class: "empty" }, "None.")),
-      h("div", {}, h("h3", {}, "Hot spots"),
+          "aria-label": tr("risk share {v}", { v: share(r.risk_share) }) }),
+        h("strong", {}, share(r.risk_share, 1))))) : h("p", { class: "empty" }, tr("None."))),
+      h("div", {}, h("h3", {}, tr("Hot spots")),
         spots.length ? h("ol", { class: "hot-spots" }, spots.map((s) => h("li", {
           testid: "hot-spot", data: { verdict: s.verdict, count: s.count } },
-        h("span", { class: `verdict verdict--${s.verdict}` }, s.verdict),
+        h("span", { class: `verdict verdict--${s.verdict}` }, tr(s.verdict)),
         ` ${s.city ? `${s.city}, ` : ""}${names.scanRegion(s.region)}: ${count(s.count)} (${share(s.share, 1)})`)))
-          : h("p", { class: "empty" }, "No counterfeit, opened or diverted scans."))));
+          : h("p", { class: "empty" }, tr("No counterfeit, opened or diverted scans.")))));
 }
 
 // ------------------------------------------------------------------------------------ the panels, in order
@@ -355,31 +370,33 @@ function drawScans(answer, names) {
  * be late, where stock is wrong and how to fix it, who the good partners are, then prices and the market. */
 export function panels(region) {
   return [
-    { id: "cycle", title: "Order cycle time", intro: "Submit → approved → delivered, against the 8 h approval "
-      + "target (12 h for urgent orders).", parts: [
+    { id: "cycle", title: tr("Order cycle time"), intro: tr("Submit → approved → delivered, against the 8 h "
+      + "approval target (12 h for urgent orders)."), parts: [
       { id: "cycle-weekly", path: withRegion("/v1/analytics/cycle-times/weekly", region), draw: drawWeeklyCycle },
       { id: "cycle-regions", path: withRegion("/v1/analytics/cycle-times", region), draw: drawRegionCycle },
     ] },
-    { id: "delays", title: "Delay early warning", intro: "Shipments in transit predicted to miss their ETA, and how "
-      + "well the prediction did on shipments already received.", parts: [
+    { id: "delays", title: tr("Delay early warning"), intro: tr("Shipments in transit predicted to miss their ETA, "
+      + "and how well the prediction did on shipments already received."), parts: [
       { id: "delays", path: withRegion("/v1/analytics/delay-warnings", region), draw: drawDelays },
     ] },
-    { id: "cover", title: "Stock imbalance", intro: "Days of cover per region and SKU from the channel's "
-      + "sell-through.", parts: [
+    { id: "cover", title: tr("Stock imbalance"), intro: tr("Days of cover per region and SKU from the channel's "
+      + "sell-through."), parts: [
       { id: "cover", path: withRegion("/v1/analytics/stock-cover", region), draw: drawCover },
     ] },
-    { id: "transfers", title: "Transfer suggestions", intro: "Which warehouse should ship how many cases where.",
+    { id: "transfers", title: tr("Transfer suggestions"),
+      intro: tr("Which warehouse should ship how many cases where."),
       parts: [{ id: "transfers", path: withRegion("/v1/analytics/transfer-suggestions", region),
         draw: drawTransfers }] },
-    { id: "health", title: "Distributor health", intro: "A score from 0 to 100 per distributor; the top 20% are "
-      + "marked.", parts: [
+    { id: "health", title: tr("Distributor health"), intro: tr("A score from 0 to 100 per distributor; the top 20% "
+      + "are marked."), parts: [
       { id: "health", path: withRegion("/v1/analytics/distributor-health", region), draw: drawHealth },
     ] },
-    { id: "prices", title: "Price alerts", intro: "Price changes beyond the alert threshold, by revision.", parts: [
+    { id: "prices", title: tr("Price alerts"), intro: tr("Price changes beyond the alert threshold, by revision."),
+      parts: [
       { id: "prices", path: "/v1/analytics/price-alerts", draw: drawPrices },
     ] },
-    { id: "scans", title: "Scan intelligence", intro: "Consumer scans by verdict: counterfeit (unknown), opened "
-      + "and diversion hot spots.", parts: [
+    { id: "scans", title: tr("Scan intelligence"), intro: tr("Consumer scans by verdict: counterfeit (unknown), "
+      + "opened and diversion hot spots."), parts: [
       { id: "scans", path: withRegion("/v1/analytics/scans", region), draw: drawScans },
     ] },
   ];

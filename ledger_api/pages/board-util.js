@@ -2,6 +2,8 @@
 // dates on the mirror's clock), and Chart.js charts made with the board's defaults. Charts are drawn without
 // animation: the board is read, not watched, and a chart is complete the moment its panel says it is drawn.
 
+import { tr } from "./board-i18n.js";
+
 /** An element: `testid` sets data-testid, `data` sets data-* attributes, `on*` listens, the rest are attributes. */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -19,14 +21,16 @@ export function h(tag, props = {}, ...children) {
 
 const NONE = "–";
 
+function amount(value) {
+  return value >= 100 ? Math.round(value).toLocaleString("en") : Number(value).toFixed(1);
+}
+
 export function hours(value) {
-  if (value === null || value === undefined) return NONE;
-  return `${value >= 100 ? Math.round(value).toLocaleString("en") : Number(value).toFixed(1)} h`;
+  return value === null || value === undefined ? NONE : tr("{v} h", { v: amount(value) });
 }
 
 export function days(value) {
-  if (value === null || value === undefined) return "no sales";
-  return `${value >= 100 ? Math.round(value).toLocaleString("en") : Number(value).toFixed(1)} d`;
+  return value === null || value === undefined ? tr("no sales") : tr("{v} d", { v: amount(value) });
 }
 
 export function yuan(value) {
@@ -68,7 +72,7 @@ export function named(thrown) {
   if (thrown.error) return thrown;
   // fetch rejects with a TypeError when the API cannot be reached; anything else is the page's own bug.
   if (thrown instanceof TypeError && /fetch/i.test(thrown.message)) {
-    return { error: "NetworkError", detail: { message: "the API could not be reached" } };
+    return { error: "NetworkError", detail: { message: tr("the API could not be reached") } };
   }
   console.error(thrown);
   return { error: "PageError", detail: { message: String(thrown) } };

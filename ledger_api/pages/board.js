@@ -6,6 +6,7 @@
 // `data-ready-ms` (milliseconds since navigation): the figure the board's load time is measured by.
 
 import { api, currentSession, signInUrl } from "./session.js";
+import { chooseLanguage, language, tr } from "./board-i18n.js";
 import { chartLibrary, h, named, said, when } from "./board-util.js";
 import { panels } from "./board-panels.js";
 
@@ -20,11 +21,10 @@ function errorView(path, error) {
   const text = said(error);
   return h("div", { class: "error", role: "alert", testid: "panel-error", data: { error: name } },
     h("strong", {}, error.status ? `${name} (${error.status})` : name),
-    h("span", {}, ` from ${path.split("?")[0]}`), text ? h("p", {}, text) : null,
-    error.status === 401 ? h("p", {}, h("a", { href: signInUrl("/board" + location.search) }, "Sign in again"))
+    " ", h("span", {}, tr("from {path}", { path: path.split("?")[0] })), text ? h("p", {}, text) : null,
+    error.status === 401 ? h("p", {}, h("a", { href: signInUrl("/board" + location.search) }, tr("Sign in again")))
       : null);
 }
-
 
 function shell(panel) {
   const heading = `panel-${panel.id}-title`;
@@ -33,7 +33,7 @@ function shell(panel) {
   h("h2", { id: heading }, panel.title), h("p", { class: "intro" }, panel.intro));
   for (const part of panel.parts) {
     part.node = h("div", { class: "part", testid: `part-${part.id}`, data: { state: "loading" } },
-      h("p", { class: "loading", role: "status" }, "Loading…"));
+      h("p", { class: "loading", role: "status" }, tr("Loading…")));
     section.append(part.node);
   }
   return section;
@@ -51,7 +51,6 @@ async function drawPart(part, names) {
   } catch (thrown) {
     part.node.replaceChildren(errorView(part.path, named(thrown)));
     part.node.dataset.state = "error";
-    return null;
   }
 }
 
@@ -82,11 +81,11 @@ async function loadNames(who) {
   return {
     regions,
     // A distributor or store sees no region organisation but its own region's figures.
-    region: (id) => regions.get(id) ?? (id === me.region ? "your region" : `Region #${id}`),
+    region: (id) => regions.get(id) ?? (id === me.region ? tr("your region") : `Region #${id}`),
     /** The region of a row that names it (`region`, `region_name`), shortened like the filter's. */
     regionOf: (row) => regions.get(row.region) ?? (row.region_name ? place(row.region_name) : `Region #${row.region}`),
     /** A scan's region as the scan log has it (the geo proxy's label, a region's code where it is one). */
-    scanRegion: (label) => (label ? byCode.get(label) ?? label : "unknown region"),
+    scanRegion: (label) => (label ? byCode.get(label) ?? label : tr("unknown region")),
     sku: (id) => skus.get(id) ?? `SKU #${id}`,
     skuShort: (id) => {
       if (!skus.has(id)) return `#${id}`;
@@ -104,7 +103,7 @@ function regionFromUrl() {
 function offerRegions(me, names, chosen) {
   filter.replaceChildren();
   if (me.reach === "ledger") {
-    filter.append(h("option", { value: "" }, "All regions"),
+    filter.append(h("option", { value: "" }, tr("All regions")),
       ...[...names.regions].map(([id, name]) => h("option", { value: id, selected: id === chosen }, name)));
     filter.disabled = false;
   } else if (me.org_kind === "region") {
@@ -134,7 +133,7 @@ async function render(names, region) {
     await drawPanel(panel, sections[i], names);
     const answered = panel.parts.find((p) => p.answer && p.answer.as_of);
     if (answered && !asOf.textContent) {
-      asOf.textContent = `ledger as of ${when(answered.answer.as_of)}`;
+      asOf.textContent = tr("ledger as of {time}", { time: when(answered.answer.as_of) });
       asOf.dataset.asOf = answered.answer.as_of;
     }
   }));
@@ -150,13 +149,39 @@ function ready() {
 function signedOut(reason) {
   drawing += 1; // a render under way stops reporting
   main.replaceChildren(h("section", { class: "panel sign-in", testid: "signed-out" },
-    h("h2", {}, "Sign in to see the board"),
-    h("p", {}, reason || "The board shows what your organisation may see of the ledger, so it needs you signed in."),
-    h("a", { class: "button", href: signInUrl("/board" + location.search), testid: "sign-in" }, "Sign in")));
+    h("h2", {}, tr("Sign in to see the board")),
+    h("p", {}, reason
+      || tr("The board shows what your organisation may see of the ledger, so it needs you signed in.")),
+    h("a", { class: "button", href: signInUrl("/board" + location.search), testid: "sign-in" }, tr("Sign in"))));
   ready();
 }
 
+/** The page's own words (title, filter, toggle) in the current language. */
+function translatePage() {
+  document.title = tr("Fulfilment and risk board");
+  document.querySelector(".brand").textContent = tr("Fulfilment and risk board");
+  filterLabel.querySelector("span").textContent = tr("Region");
+  filter.setAttribute("aria-label", tr("Show the board for a region"));
+  const all = filter.querySelector("option[value='']");
+  if (all) all.textContent = tr("All regions");
+  const toggle = document.querySelector("[data-testid=lang-toggle]");
+  toggle.textContent = language() === "zh" ? "English" : "中文";
+  toggle.setAttribute("aria-label", language() === "zh" ? "Switch to English" : "切换到中文");
+}
+
+let redraw = () => signedOut(); // what the language toggle draws again: the sign-in, or the board
+
 async function start() {
+  chooseLanguage(language());
+  translatePage();
+  // Another language redraws the board from the API: every text, legend and label is drawn in it.
+  document.querySelector("[data-testid=lang-toggle]").addEventListener("click", () => {
+    chooseLanguage(language() === "zh" ? "en" : "zh");
+    translatePage();
+    const shown = document.querySelector("[data-testid=as-of]");
+    if (shown.dataset.asOf) shown.textContent = tr("ledger as of {time}", { time: when(Number(shown.dataset.asOf)) });
+    redraw();
+  });
   if (!currentSession()) return signedOut();
   // Every request leaves at once; who the member is decides only the region filter.
   const region = regionFromUrl();
@@ -168,10 +193,11 @@ async function start() {
   try {
     me = await who;
   } catch (error) {
-    return signedOut(`${error.error || "Error"}: your session is no longer valid; sign in again.`);
+    return signedOut(tr("{error}: your session is no longer valid; sign in again.", { error: error.error || "Error" }));
   }
   document.querySelector("[data-testid=signed-in-as]").textContent = `${me.name} · ${me.org_name}`;
   names.then((known) => offerRegions(me, known, me.reach === "ledger" ? region : null));
+  redraw = () => render(names, me.reach === "ledger" && filter.value ? Number(filter.value) : null);
   filter.addEventListener("change", () => {
     const chosen = filter.value ? Number(filter.value) : null;
     const url = new URL(location.href);

@@ -225,6 +225,26 @@ def test_the_brand_chooses_a_region_and_every_panel_redraws_for_it(boards, site)
     assert page.get_by_test_id("cover-cell").count() == len(cover["rows"]) > 0
 
 
+def test_the_board_reads_in_chinese_after_the_toggle_and_keeps_the_choice(boards, site):
+    page = boards.open(BRAND)
+    page.get_by_test_id("lang-toggle").click()
+    expect(page.locator("main")).to_have_attribute("data-ready", "true", timeout=DRAWN)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator("#panel-cycle-title")).to_have_text("订单周期")
+    expect(page.locator("#panel-cover-title")).to_have_text("库存失衡")
+    expect(page.get_by_test_id("lang-toggle")).to_have_text("English")
+    cycle = site.get(BRAND, "/v1/analytics/cycle-times")
+    expect(page.get_by_test_id("cycle-approval-median")).to_contain_text(
+        f"{cycle['all']['submit_to_approved']['median_hours']:.1f} 小时")
+    assert "审批中位数" in chart_data(page, "chart-cycle-weekly")["datasets"]
+    for panel in PANELS:
+        expect(page.get_by_test_id(f"panel-{panel}")).to_have_attribute("data-state", "ready")
+    page.reload()  # the choice is remembered in this browser, as the scan page's is
+    expect(page.locator("main")).to_have_attribute("data-ready", "true", timeout=DRAWN)
+    expect(page.locator("#panel-prices-title")).to_have_text("价格预警")
+    expect(page.get_by_test_id("region-filter").locator("option").first).to_have_text("全部区域")
+
+
 def test_a_visitor_who_is_not_signed_in_is_offered_the_consoles_sign_in(boards):
     page = boards.open(None)
     link = page.get_by_test_id("sign-in")
