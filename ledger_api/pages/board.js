@@ -193,22 +193,26 @@ async function start() {
   try {
     me = await who;
   } catch (error) {
-    return signedOut(tr("{error}: your session is no longer valid; sign in again.", { error: error.error || "Error" }));
+    if (!error.status) { // not the API's answer: the API is out of reach, and a sign-in would not help
+      main.replaceChildren(h("section", { class: "panel" }, errorView("/v1/auth/me", named(error))));
+      return ready();
+    }
+    return signedOut(tr("{error}: your session is no longer valid; sign in again.", { error: error.error }));
   }
   document.querySelector("[data-testid=signed-in-as]").textContent = `${me.name} · ${me.org_name}`;
-  names.then((known) => offerRegions(me, known, me.reach === "ledger" ? region : null));
-  redraw = () => render(names, me.reach === "ledger" && filter.value ? Number(filter.value) : null);
+  // Only the brand and auditors choose a region: anyone else's board is of all they may see.
+  let shown = me.reach === "ledger" ? region : null;
+  names.then((known) => offerRegions(me, known, shown));
+  redraw = () => render(names, shown);
   filter.addEventListener("change", () => {
-    const chosen = filter.value ? Number(filter.value) : null;
+    shown = filter.value ? Number(filter.value) : null;
     const url = new URL(location.href);
-    if (chosen) url.searchParams.set("region", chosen);
+    if (shown) url.searchParams.set("region", shown);
     else url.searchParams.delete("region");
     history.replaceState(null, "", url);
-    render(names, chosen);
+    render(names, shown);
   });
-  // Only the brand and auditors choose a region: anyone else's board is of all they may see.
-  if (region !== null && me.reach !== "ledger") return render(names, null);
-  return drawn;
+  return shown === region ? drawn : render(names, shown);
 }
 
 start();
