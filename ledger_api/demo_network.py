@@ -36,6 +36,7 @@ from ledger_api import codes, content, registry, scanning
 from ledger_api.activity import (AUDITOR, CARRIER, DAY, DISTRIBUTOR, HOUR, REGION, STORE, WAREHOUSE, Network, Scale,
                                  build_network)
 from ledger_api.chain import write_keystore
+from ledger_api.cli import DEV_KDF_ITERATIONS
 from ledger_api.demo_story import FLAGSHIP, Cast, StoryActivity, StoryError, check, story_content
 from ledger_api.filling import fill, live_deployment
 from ledger_api.journey import shipped_to
@@ -44,7 +45,6 @@ from ledger_api.settings import Settings
 from ledger_api.verdicts import ScanRules
 
 STATE = PROJECT_ROOT / ".data" / "demo-network.json"
-DEV_KDF_ITERATIONS = 2_048  # as `ledger-api keystore dev-accounts`: a browser opens the file in milliseconds
 CODED_SKUS = frozenset({FLAGSHIP, 2, 3, 4})  # lots with real bottle codes in the registry
 
 # Each scale: the network's size, the days of business before the end, and the events those days are sized for
@@ -221,7 +221,8 @@ def plan_scans(bottles: Sequence[_Bottle], recalled: Sequence[tuple[str, str, st
     scanning now from `default_region`. `recalled`: (gtin, lot number, serial) of recalled bottles; `coded`:
     (gtin, lot number) of the coded lots, under which counterfeits print serials the brand never issued."""
     rng = random.Random(f"scans/{seed}")
-    by_name = {name: code for name, code in region_codes.items()}
+    by_name = region_codes
+    name_of = {code: name for name, code in region_codes.items()}
     names = sorted(by_name)
     planned: list[PlannedScan] = []
     samples: dict[str, str] = {}
@@ -233,13 +234,10 @@ def plan_scans(bottles: Sequence[_Bottle], recalled: Sequence[tuple[str, str, st
         at = after + int(rng.uniform(low_days, high_days) * DAY)
         return at if start <= at < end else None
 
-    def name_of(code: str) -> str:
-        return next(n for n, c in by_name.items() if c == code)
-
     # Every kind of scan happens at least once, whatever the scale; then each bottle draws its fate.
     fates = ["copied", "opened_by_store", "opened_by_consumer", "diverted"]
     for bottle in bottles:
-        home = name_of(bottle.region)
+        home = name_of[bottle.region]
         if "genuine" not in samples and bottle.region == default_region:
             samples["genuine"] = bottle.url  # never scanned: genuine for a visitor from its region
             continue
@@ -346,7 +344,9 @@ def consumer_scans(settings: Settings, activity: StoryActivity, chain_id: int, i
                     recalled += [(lot_row.gtin, lot_row.lot_number, s) for s, _ in serials[:4]]
         members = activity.network.members
         store_staff = {loc: members[sender].address for loc, sender in activity.network.sender_at.items()}
-        default_region = settings.scan_default_region or region_codes.get("Beijing", "")
+        # The region a visitor's scan counts in (by code or name, as the scan endpoint takes it).
+        named = settings.scan_default_region or "Beijing"
+        default_region = region_codes.get(named, named)
         scale = activity.scale
         planned, samples = plan_scans(bottles, recalled, coded, region_codes, store_staff, settings.public_url,
                                       activity.seed, scale.start_time, scale.end_time, default_region)
