@@ -8,16 +8,24 @@ only aggregates of them. What is answered is within the caller's reach: shipment
 scope, an order through its order scope; the warehouse stock behind a suggestion or a sourcing option is shown
 to the brand and auditors, to the staff of the region it serves, and to the staff of the warehouses concerned;
 a distributor, a store or a carrier gets none.
+
+What the models learn from the whole ledger (the delivery history, its backtest, the lead times and the
+transfers it suggests) is the same for every member and every request until the mirror moves, so `LEARNED`
+works it out once per mirror checkpoint and shares it; each request then reads only its own narrower part.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from indexer.schema import (
+    blocks,
     lots,
     locations,
     order_lines,
@@ -29,6 +37,7 @@ from indexer.schema import (
     skus,
     stock_balances,
     stock_in_transit,
+    sync_state,
     transfer_lines,
     transfers,
 )
@@ -83,6 +92,69 @@ def _touching(region: int | None) -> list:
     return [or_(shipments.c.from_location.in_(sites), shipments.c.to_location.in_(sites))]
 
 
+# ------------------------------------------------------------------------------------------ kept per checkpoint
+
+T = TypeVar("T")
+_CHECKPOINT = select(sync_state.c.block_number, sync_state.c.block_hash, blocks.c.time).select_from(
+    sync_state.outerjoin(blocks, blocks.c.number == sync_state.c.block_number)).where(sync_state.c.id == 1)
+
+
+def _checkpoint(conn: Connection) -> tuple | None:
+    """(block number, block hash) the mirror is at, or None while it holds no block (then "now" is the wall
+    clock, and nothing worked out stays true)."""
+    row = conn.execute(_CHECKPOINT).first()
+    return None if row is None or row.time is None else (row.block_number, row.block_hash)
+
+
+class _Entry:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.value = None
+
+
+class Learned:
+    """What the board's models worked out over the whole ledger, kept per mirror for the checkpoint it was read
+    at and shared by every request and member until the mirror moves.
+
+    Each read looks at the mirror's checkpoint first. Another block, or the same number with another hash (a
+    reorg replaced it), drops everything kept for that mirror. A result is kept only if the checkpoint is still
+    the same once it is worked out, so nothing is kept under a checkpoint it was not read at. Requests run in
+    several threads: the first to ask for something works it out while the others asking for the same wait for
+    it, and different things are worked out side by side."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mirrors: weakref.WeakKeyDictionary[Engine, tuple[tuple, dict[tuple, _Entry]]] = (
+            weakref.WeakKeyDictionary())
+
+    def get(self, conn: Connection, what: tuple, work: Callable[[], T]) -> T:
+        """`work()`'s answer for `what` at the mirror's checkpoint, worked out once per checkpoint."""
+        checkpoint = _checkpoint(conn)
+        if checkpoint is None:
+            return work()
+        with self._lock:
+            kept = self._mirrors.get(conn.engine)
+            if kept is None or kept[0] != checkpoint:
+                kept = self._mirrors[conn.engine] = (checkpoint, {})
+            entry = kept[1].setdefault(what, _Entry())
+        with entry.lock:
+            if entry.done:
+                return entry.value
+            value = work()
+            if _checkpoint(conn) == checkpoint:  # not moved while it was worked out
+                entry.value, entry.done = value, True
+            return value
+
+    def clear(self) -> None:
+        """Drops everything kept (what every read did before any was kept)."""
+        with self._lock:
+            self._mirrors.clear()
+
+
+LEARNED = Learned()
+
+
 # ------------------------------------------------------------------------------------------ delay warnings
 
 
@@ -92,8 +164,7 @@ def delay_warnings(conn: Connection, caller: Caller, rules: DelayRules, *, regio
     highest risk first, and the backtest over the caller's shipments received in the lookback window. `region`
     keeps the shipments from or to a site of that region."""
     now = reads.mirror_time(conn) if now is None else now
-    delivered = _journeys(conn, *_delivered(now, rules))
-    history = History(delivered)
+    delivered, history, warned = LEARNED.get(conn, ("delays", now, rules), lambda: _delay_history(conn, now, rules))
     reach = [reads._shipment_scope(caller), *_touching(region)]
     on_road = _journeys(conn, shipments.c.state == int(ShipmentState.in_transit), shipments.c.dispatched_at <= now,
                         *reach)
@@ -121,7 +192,15 @@ def delay_warnings(conn: Connection, caller: Caller, rules: DelayRules, *, regio
                              "status_name": delays.CHECKPOINT_STATUS.get(c.status), "place": c.place}
                             for c in j.checkpoints]})
     return {"as_of": now, "at_risk": at_risk,
-            "backtest": delays.backtest([j for j in delivered if j.shipment in mine], history, rules)}
+            "backtest": delays.backtest([j for j in delivered if j.shipment in mine], history, rules, warned)}
+
+
+def _delay_history(conn: Connection, now: int, rules: DelayRules) -> tuple[list[Journey], History, dict]:
+    """The deliveries of the lookback window, the history they make, and each one's first warning in the
+    backtest: the whole ledger's, whoever asks."""
+    delivered = _journeys(conn, *_delivered(now, rules))
+    history = History(delivered)
+    return delivered, history, {j.shipment: delays.first_warning(j, history, rules) for j in delivered}
 
 
 # ------------------------------------------------------------------------------------------ stock to source
@@ -152,8 +231,12 @@ def _warehouse_free_lots(conn: Connection, sku_ids: Iterable[int] | None = None)
 
 
 def _lead_times(conn: Connection, now: int, rules: SourcingRules, delay_rules: DelayRules) -> LeadTimes:
-    carriers = conn.execute(select(organisations.c.id).where(organisations.c.kind == int(OrgKind.carrier))).scalars()
-    return LeadTimes(_journeys(conn, *_delivered(now, delay_rules), with_checkpoints=False), rules, list(carriers))
+    def work() -> LeadTimes:
+        carriers = conn.execute(select(organisations.c.id).where(organisations.c.kind == int(OrgKind.carrier)))
+        return LeadTimes(_journeys(conn, *_delivered(now, delay_rules), with_checkpoints=False), rules,
+                         list(carriers.scalars()))
+
+    return LEARNED.get(conn, ("lead_times", now, rules, delay_rules), work)
 
 
 def _warehouse_sees(caller: Caller, location: int, region: int) -> bool:
@@ -175,6 +258,18 @@ def transfer_suggestions(conn: Connection, caller: Caller, cover_rules: board.Co
     (`sourcing.transfer_suggestions`), worked out over the whole ledger and then narrowed to the region and SKU
     asked and to the caller's reach; each with the body of `POST /v1/transfers` that requests it."""
     now = reads.mirror_time(conn) if now is None else now
+    every = LEARNED.get(conn, ("transfers", now, cover_rules, rules, delay_rules),
+                        lambda: _every_transfer_suggestion(conn, cover_rules, rules, delay_rules, now))
+    return {"as_of": now, "weights": rules.weights, "suggestions": [
+        s for s in every
+        if (region is None or s["region"] == region) and (sku is None or s["sku"] == sku)
+        and (_warehouse_sees(caller, s["from_location"], s["region"])
+             or _warehouse_sees(caller, s["to_location"], s["region"]))]}
+
+
+def _every_transfer_suggestion(conn: Connection, cover_rules: board.CoverRules, rules: SourcingRules,
+                               delay_rules: DelayRules, now: int) -> list[dict]:
+    """`sourcing.transfer_suggestions` over the whole ledger as of `now`."""
     cover = reads.stock_cover(conn, WHOLE_LEDGER, cover_rules, now=now)["rows"]
     warehouse = select(locations.c.id).where(locations.c.kind == int(OrgKind.warehouse))
     coming: dict[tuple[int, int], int] = defaultdict(int)
@@ -199,13 +294,8 @@ def transfer_suggestions(conn: Connection, caller: Caller, cover_rules: board.Co
     sites = {*free, *(w for served in supplied.values() for w in served)}
     names = sourcing.Names(_names(conn, locations, sites), _names(conn, organisations, [r["region"] for r in cover]),
                            _names(conn, skus, [r["sku"] for r in cover]))
-    suggestions = sourcing.transfer_suggestions(cover, cover_rules.window_days, free, coming, supplied,
-                                                _lead_times(conn, now, rules, delay_rules), names, rules)
-    return {"as_of": now, "weights": rules.weights, "suggestions": [
-        s for s in suggestions
-        if (region is None or s["region"] == region) and (sku is None or s["sku"] == sku)
-        and (_warehouse_sees(caller, s["from_location"], s["region"])
-             or _warehouse_sees(caller, s["to_location"], s["region"]))]}
+    return sourcing.transfer_suggestions(cover, cover_rules.window_days, free, coming, supplied,
+                                         _lead_times(conn, now, rules, delay_rules), names, rules)
 
 
 # ------------------------------------------------------------------------------------------ order sourcing

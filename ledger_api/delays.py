@@ -23,7 +23,7 @@ import bisect
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 HOUR = 3_600
 DAY = 86_400
@@ -108,15 +108,18 @@ class History:
              "any carrier on any lane")
 
     def __init__(self, deliveries: Iterable[Journey]):
+        # Each group is also kept narrowed to the deliveries that reported each checkpoint status, so that the
+        # comparable deliveries of a status are a slice too rather than a walk back through the whole group.
         self._groups: dict[tuple, list[Journey]] = defaultdict(list)
-        self._reported: dict[int, frozenset[int]] = {}  # shipment -> the checkpoint statuses it reported
         self.factor: dict[int, float] = {}  # shipment -> its time on the road over the time its ETA gave it
         received = (d for d in deliveries if d.received_at is not None)
         for d in sorted(received, key=lambda d: (d.received_at, d.shipment)):
-            self._reported[d.shipment] = frozenset(c.status for c in d.checkpoints)
             self.factor[d.shipment] = d.duration / max(1, d.eta - d.dispatched_at)
+            reported = {c.status for c in d.checkpoints}
             for key in self._keys(d):
-                self._groups[key].append(d)
+                self._groups[(key, None)].append(d)
+                for status in reported:
+                    self._groups[(key, status)].append(d)
         self._times = {key: [d.received_at for d in group] for key, group in self._groups.items()}
 
     @staticmethod
@@ -124,15 +127,13 @@ class History:
         return ("carrier_lane", j.carrier, j.lane), ("lane", j.lane), ("carrier", j.carrier), ("all",)
 
     def _recent(self, key: tuple, j: Journey, known_at: int, status: int | None, limit: int) -> list[Journey]:
-        group = self._groups.get(key, [])
-        found = []
-        for i in range(bisect.bisect_right(self._times.get(key, []), known_at) - 1, -1, -1):
-            d = group[i]
-            if d.shipment != j.shipment and (status is None or status in self._reported[d.shipment]):
-                found.append(d)
-                if len(found) == limit:
-                    break
-        return found[::-1]
+        group = self._groups.get((key, status), [])
+        end = bisect.bisect_right(self._times.get((key, status), []), known_at)
+        if limit <= 0:  # no limit
+            return [d for d in group[:end] if d.shipment != j.shipment]
+        # One more than the limit: `j` itself may be among them, and is never its own comparison.
+        found = [d for d in group[max(0, end - limit - 1):end] if d.shipment != j.shipment]
+        return found[-limit:]
 
     def comparable(self, j: Journey, known_at: int, rules: DelayRules,
                    status: int | None = None) -> tuple[str, list[Journey]] | None:
@@ -202,18 +203,27 @@ BACKTEST_METHOD = (
     "its ETA minus the first flagging moment, over the late shipments flagged.")
 
 
-def backtest(received: Sequence[Journey], history: History, rules: DelayRules = DelayRules()) -> dict:
+def first_warning(j: Journey, history: History, rules: DelayRules = DelayRules()) -> int | None:
+    """The first moment (its dispatch, then each checkpoint before its ETA and its receipt) at which received
+    shipment `j`, predicted again from what was known then, would have been flagged; None if it never was."""
+    assert j.received_at is not None
+    on_road = Journey(j.shipment, j.carrier, j.from_location, j.to_location, j.to_region, j.dispatched_at, j.eta,
+                      None, j.checkpoints)
+    moments = sorted({j.dispatched_at, *(c.time for c in j.checkpoints)})
+    return next((t for t in moments if t < j.eta and t < j.received_at
+                 and (p := predict(on_road, history, t, rules, explain=False)) is not None and p.late), None)
+
+
+def backtest(received: Sequence[Journey], history: History, rules: DelayRules = DelayRules(),
+             warned: Mapping[int, int | None] | None = None) -> dict:
     """How the warning would have done on shipments already received: counts, precision, recall and the median
-    warning lead (hours) of the late shipments it flagged in advance."""
+    warning lead (hours) of the late shipments it flagged in advance. `warned`: each shipment's `first_warning`
+    over this history and these rules, when already worked out."""
     flagged = late = both = 0
     leads: list[int] = []
     for j in received:
         assert j.received_at is not None
-        on_road = Journey(j.shipment, j.carrier, j.from_location, j.to_location, j.to_region, j.dispatched_at, j.eta,
-                          None, j.checkpoints)
-        moments = sorted({j.dispatched_at, *(c.time for c in j.checkpoints)})
-        first = next((t for t in moments if t < j.eta and t < j.received_at
-                      and (p := predict(on_road, history, t, rules, explain=False)) is not None and p.late), None)
+        first = warned[j.shipment] if warned is not None else first_warning(j, history, rules)
         was_late = j.received_at > j.eta
         flagged += first is not None
         late += was_late
