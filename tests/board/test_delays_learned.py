@@ -2,7 +2,8 @@
 per mirror checkpoint and shared: it answers from what was kept while the mirror stays at its block; a new
 block, or a reorg that replaces the block at the same height, makes it read the mirror again; and members
 asking at once share one working-out. On the hand-worked mirror of `test_delay_warnings`, on SQLite and
-PostgreSQL."""
+PostgreSQL. The comparable deliveries the history reads as slices are those a walk back through every delivery
+finds."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 
 from indexer.schema import blocks, shipments, sync_state
 from ledger_api import board_reads
+from ledger_api.delays import Checkpoint, DelayRules, History, Journey
 from ledger_api.vocabulary import OrgKind, ShipmentState
 from tests.board.test_delay_warnings import H, NOW, member, mirror, warnings  # noqa: F401 (mirror: the fixture)
 
@@ -69,3 +73,42 @@ def test_members_asking_at_once_share_one_working_out(mirror):
         answers = list(pool.map(ask, range(8)))
     assert len(worked) == 1
     assert all(a is answers[0] for a in answers)
+
+
+@st.composite
+def deliveries(draw) -> list[Journey]:
+    found = []
+    for shipment in range(draw(st.integers(0, 30))):
+        start = draw(st.integers(0, 100)) * H
+        statuses = draw(st.sets(st.integers(1, 5), max_size=3))
+        found.append(Journey(shipment, draw(st.sampled_from((80, 81))), draw(st.sampled_from((1, 2))), 100,
+                             draw(st.sampled_from((0, 10))), start, start + 50 * H,
+                             start + draw(st.integers(1, 80)) * H,
+                             tuple(Checkpoint(start + i, status, "") for i, status in enumerate(sorted(statuses)))))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(deliveries(), st.integers(0, 200), st.sampled_from((None, 1, 2, 3, 4, 5)), st.integers(1, 6))
+def test_the_comparable_deliveries_are_the_most_recent_a_walk_back_finds(received, hours_in, status, limit):
+    history = History(received)
+    j = received[0] if received else Journey(99, 80, 1, 100, 10, 0, 50 * H)
+    known_at = hours_in * H
+    rules = DelayRules(min_history=1, history=limit)
+    found = history.comparable(j, known_at, rules, status)
+    # By hand: every search in turn over the deliveries in the order received, the first with any match wins.
+    ordered = sorted(received, key=lambda d: (d.received_at, d.shipment))
+    searches = []
+    if status is not None:
+        searches += [(status, key) for key in range(4)]
+    searches += [(None, key) for key in range(3)]
+    same = (lambda d: d.carrier == j.carrier and d.lane == j.lane, lambda d: d.lane == j.lane,
+            lambda d: d.carrier == j.carrier, lambda d: True)
+    expected = None
+    for wanted, key in searches:
+        matching = [d for d in ordered if d.received_at <= known_at and d.shipment != j.shipment and same[key](d)
+                    and (wanted is None or wanted in {c.status for c in d.checkpoints})]
+        if matching:
+            expected = matching[-limit:]
+            break
+    assert (found[1] if found else None) == expected
