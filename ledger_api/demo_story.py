@@ -6,10 +6,13 @@ East China (Zhejiang) runs short of the flagship SKU: in the last five weeks its
 push every case of it on to their stores and sell it within days, so the channel holds almost none while it
 still sells. North China (Beijing) holds a surplus of about 2,000 cases of it: its distributors took a large
 order six weeks before the end, which their stores sell only slowly. Two days before the end the national
-warehouses are topped up with it (Shanghai, nearest to East China, most of all), so a 500-case urgent order from
-the story's Zhejiang distributor, whose credit limit leaves room for it, has a clear best source. A small
-flagship lot fails its quality check and is recalled. Regions are served by their nearest warehouse. Pure, like
-the activity: the same seed and scale give the same calls. `check` reads the story's prerequisites off the
+warehouses are topped up with it, Shanghai (nearest to East China) alone with enough for a 500-case order, so an
+urgent order of that size from the story's Zhejiang distributor, whose credit limit leaves room for it, has a
+clear best source. East China runs short of two more SKUs the same way, and six hours before the end a rack
+collapse at the Shanghai warehouse destroys its stock of them, while Beijing's warehouse holds a surplus of both
+(a batch for the festival): the board suggests transfers from Beijing to Shanghai. A small flagship lot fails
+its quality check and is recalled. Regions are served by their nearest warehouse. Pure, like the activity: the
+same seed and scale give the same calls. `check` reads the story's prerequisites off the
 simulation's model (what the chain will hold), for the tests and the generator's summary.
 """
 
@@ -35,6 +38,10 @@ URGENT_CASES = 500
 NORTH_SURPLUS_CASES = 2_300  # ordered six weeks before the end; about 2,000 are left
 RECALL_REASON = 7
 DELAYED = 4  # a carrier's checkpoint status: held up
+DAMAGED = 1  # a write-off's reason
+# The SKUs East China runs short of besides the flagship, which the Shanghai warehouse loses and Beijing's holds.
+TRANSFER_SKUS = (3, 4)
+NORTH_HUB_BATCH = 1_500  # cases of each of them commissioned at the Beijing warehouse two days before the end
 # The warehouse each region is served from (by distance), where the scale has that warehouse.
 NEAREST_WAREHOUSE = {
     "Shanghai": "Shanghai", "Jiangsu": "Shanghai", "Zhejiang": "Shanghai", "Anhui": "Shanghai", "Fujian": "Shanghai",
@@ -46,7 +53,7 @@ NEAREST_WAREHOUSE = {
     "Liaoning": "Shenyang", "Jilin": "Shenyang", "Heilongjiang": "Shenyang",
 }
 # Flagship stock each warehouse is topped up to two days before the end: Shanghai is the East's best source.
-WAREHOUSE_FLAGSHIP = {EAST_HUB: 1_400, DISTILLERY: 900, NORTH_HUB: 600}
+WAREHOUSE_FLAGSHIP = {EAST_HUB: 1_400, DISTILLERY: 400, NORTH_HUB: 300}
 
 # The brand story the flagship's content names (a label image and a manifest, stored in the content store).
 STORY_TEXT = {
@@ -143,9 +150,11 @@ class StoryActivity(Activity):
         self.recalled_lots: list[int] = []
         self.held_up: set[int] = set()  # shipments held up on the road in the last days
         self.east_short_from = end - 35 * DAY
+        self.short_skus = (FLAGSHIP, *(sku for sku in TRANSFER_SKUS if sku <= len(net.products)))
         for days_before_end, action in ((40, self._north_surplus), (26, self._east_last_order),
-                                         (12, self._failed_quality_check), (2, self._top_up_warehouses)):
-            self._schedule(end - days_before_end * DAY - scale.start_time, action)
+                                         (12, self._failed_quality_check), (2, self._top_up_warehouses),
+                                         (0.25, self._rack_collapse)):
+            self._schedule(end - int(days_before_end * DAY) - scale.start_time, action)
 
     # -- the story's moments
 
@@ -156,7 +165,8 @@ class StoryActivity(Activity):
 
     def _east_last_order(self) -> None:
         for place in self.east_distributors:
-            self._place_order(place, [FLAGSHIP], [self.rng.randint(30, 50)], urgent=False, may_fail=False)
+            self._place_order(place, list(self.short_skus), [self.rng.randint(30, 50) for _ in self.short_skus],
+                              urgent=False, may_fail=False)
 
     def _failed_quality_check(self) -> None:
         warehouse = self.cast.warehouses[DISTILLERY]
@@ -172,6 +182,16 @@ class StoryActivity(Activity):
             short = cases - self._on_hand(self.cast.warehouses[city], FLAGSHIP)
             if short > 0:
                 self._commission(self.cast.warehouses[city], FLAGSHIP, short)
+        for sku in self.short_skus[1:]:
+            self._commission(self.cast.warehouses[NORTH_HUB], sku, NORTH_HUB_BATCH)
+
+    def _rack_collapse(self) -> None:
+        warehouse = self.cast.east_warehouse
+        held = self.stock.get(warehouse, {})
+        for lot in sorted(lot for lot, n in held.items() if n > 0 and sku_of(lot) in self.short_skus[1:]):
+            cases, held[lot] = held[lot], 0
+            self._call(self.network.admin, "Inventory", "writeOff", (warehouse, lot, cases, DAMAGED),
+                       "StockDecommissioned")
 
     # -- the activity's hooks
 
@@ -180,17 +200,15 @@ class StoryActivity(Activity):
 
     def _order_skus(self, deliver_to: int, count: int) -> list[int]:
         skus = super()._order_skus(deliver_to, count)
-        if self._short_in_east(deliver_to) and FLAGSHIP in skus:
-            skus.remove(FLAGSHIP)
-            if not skus:
-                skus = [FLAGSHIP + 1]
+        if self._short_in_east(deliver_to):
+            skus = [sku for sku in skus if sku not in self.short_skus] or [FLAGSHIP + 1]
         return skus
 
     def _deliver_to_stores(self, distributor_place: int) -> None:
         """A distributor passes about two fifths of each SKU it holds on to two of its stores, so a region's
         channel turns its stock over in about a month (days of cover read as normal, unlike a channel that
         only keeps stock); but Beijing's distributors pass on only a trickle of their flagship surplus, and in
-        the last weeks East China's pass on every case of the flagship they get."""
+        the last weeks East China's pass on every case they get of the SKUs it runs short of."""
         held = self.stock.get(distributor_place, {})
         stores = self.network.stores_of_distributor[distributor_place]
         chosen = self.rng.sample(stores, min(2, len(stores)))
@@ -199,7 +217,7 @@ class StoryActivity(Activity):
         for lot in sorted(lot for lot, n in held.items() if n > 0):
             by_sku[sku_of(lot)].append(lot)
         for sku, lots in sorted(by_sku.items()):
-            everything = sku == FLAGSHIP and self._short_in_east(distributor_place)
+            everything = sku in self.short_skus and self._short_in_east(distributor_place)
             trickle = sku == FLAGSHIP and distributor_place in self.north_distributors
             for lot in lots:
                 if everything:
@@ -219,9 +237,9 @@ class StoryActivity(Activity):
                 self._dispatch(SHIP_DELIVERY, 0, distributor_place, store, lines[store][start:start + 50])
 
     def _plan_sales(self, store: int, lot: int, cases: int) -> None:
-        """Stores sell what they receive in a few sales over the next fortnight; East China's shoppers take the
-        flagship within days once it runs short."""
-        quick = store in self.east_stores and sku_of(lot) == FLAGSHIP and self._now >= self.east_short_from
+        """Stores sell what they receive in a few sales over the next fortnight; East China's shoppers take what
+        runs short there within days."""
+        quick = store in self.east_stores and sku_of(lot) in self.short_skus and self._now >= self.east_short_from
         sales = self.rng.randint(1, 2) if quick else self.rng.randint(1, 3)
         for k in range(sales):
             n = cases // sales + (k < cases % sales)
