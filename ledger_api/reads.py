@@ -209,6 +209,18 @@ def _organisation_scope(caller: Caller, org) -> ColumnElement[bool]:
     return true() if caller.reach is Reach.ledger else org == caller.org
 
 
+def _listed_organisations(caller: Caller) -> ColumnElement[bool]:
+    # Carriers are the network's public partners: whoever dispatches stock names one.
+    return or_(_organisation_scope(caller, organisations.c.id), organisations.c.kind == int(OrgKind.carrier))
+
+
+def _listed_locations(caller: Caller) -> ColumnElement[bool]:
+    scope = _organisation_scope(caller, locations.c.org)
+    if caller.org_kind is OrgKind.distributor:  # it delivers to the stores of its region (Inventory.dispatch)
+        return or_(scope, and_(locations.c.kind == int(OrgKind.store), locations.c.region == caller.region))
+    return scope
+
+
 # ---------------------------------------------------------------------------------------------- plumbing
 
 
@@ -678,8 +690,8 @@ def current_prices(conn: Connection, caller: Caller, *, sku: int | None = None, 
 
 
 def list_organisations(conn: Connection, caller: Caller, *, kind: str | None = None) -> list[dict]:
-    """The organisations the caller may see (its own, or all for the brand and auditors), by id."""
-    where = [_organisation_scope(caller, organisations.c.id)]
+    """The organisations the caller may see (its own and the carriers, or all for the brand and auditors), by id."""
+    where = [_listed_organisations(caller)]
     if kind is not None:
         where.append(organisations.c.kind == _code(OrgKind, kind, "organisation kind"))
     rows = conn.execute(select(organisations).where(*where).order_by(organisations.c.id)).mappings()
@@ -687,8 +699,8 @@ def list_organisations(conn: Connection, caller: Caller, *, kind: str | None = N
 
 
 def get_organisation(conn: Connection, caller: Caller, org: int) -> dict | None:
-    row = conn.execute(select(organisations).where(organisations.c.id == org,
-                                                   _organisation_scope(caller, organisations.c.id))).mappings().first()
+    row = conn.execute(select(organisations).where(organisations.c.id == org, _listed_organisations(caller))
+                       ).mappings().first()
     return None if row is None else _organisation_json(row)
 
 
@@ -703,15 +715,16 @@ def _location_json(row: Mapping) -> dict:
 
 
 def list_locations(conn: Connection, caller: Caller, *, org: int | None = None) -> list[dict]:
-    """The locations the caller may see (its own organisation's, or all for the brand and auditors), by id."""
-    where = [_organisation_scope(caller, locations.c.org), *_equal([(locations.c.org, org)])]
+    """The locations the caller may see (its own organisation's, a distributor's also the stores of its region,
+    or all for the brand and auditors), by id."""
+    where = [_listed_locations(caller), *_equal([(locations.c.org, org)])]
     rows = conn.execute(select(locations).where(*where).order_by(locations.c.id)).mappings()
     return [_location_json(r) for r in rows]
 
 
 def get_location(conn: Connection, caller: Caller, location: int) -> dict | None:
-    row = conn.execute(select(locations).where(locations.c.id == location,
-                                               _organisation_scope(caller, locations.c.org))).mappings().first()
+    row = conn.execute(select(locations).where(locations.c.id == location, _listed_locations(caller))
+                       ).mappings().first()
     return None if row is None else _location_json(row)
 
 

@@ -110,6 +110,14 @@ class Standpoint:
     def sees_member(self, org: int) -> bool:
         return self.everything or org == self.org
 
+    def sees_organisation(self, org: int, kind: int) -> bool:
+        return self.sees_member(org) or kind == OrgKind.carrier  # carriers are the network's public partners
+
+    def sees_location(self, location: int, org: int, kind: int) -> bool:
+        # A distributor delivers to the stores of its region, so it sees their locations.
+        return self.sees_member(org) or (self.kind is OrgKind.distributor and kind == OrgKind.store
+                                         and self.region_of[location] == self.region_of[min(self.sites)])
+
     def sees_transaction(self, sender: str) -> bool:
         return self.everything or sender == self.address
 
@@ -513,12 +521,14 @@ LISTINGS = {
         filters=lambda lg: _tier_filters(lg, lambda lg_, k: lg_.price_changes[k])),
     "organisations": Listing(
         "/v1/organisations", key=lambda item: item["id"], value=lambda item: int(OrgKind[item["kind"]]),
-        universe=lambda lg: dict(lg.organisations), visible=lambda me, lg, k: me.sees_member(k),
+        universe=lambda lg: dict(lg.organisations),
+        visible=lambda me, lg, k: me.sees_organisation(k, lg.organisations[k]),
         filters=lambda lg: (({"kind": kind.name}, lambda lg_, k, kind=kind: lg_.organisations[k] == kind)
                             for kind in OrgKind)),
     "locations": Listing(
         "/v1/locations", key=lambda item: item["id"], value=lambda item: item["org"],
-        universe=lambda lg: dict(lg.locations), visible=lambda me, lg, k: me.sees_member(lg.locations[k]),
+        universe=lambda lg: dict(lg.locations),
+        visible=lambda me, lg, k: me.sees_location(k, lg.locations[k], lg.organisations[lg.locations[k]]),
         filters=lambda lg: (({"org": org}, lambda lg_, k, org=org: lg_.locations[k] == org)
                             for org in sorted(lg.organisations))),
     "accounts": Listing(
