@@ -1,6 +1,8 @@
-// The console's pages, one per task a member's roles allow: a distributor's orders, the approval queue with its
-// SLA clocks, a warehouse's dispatches, a carrier's checkpoints, receipts (with shortfalls), a store's sales,
-// and an auditor's provenance views and EPCIS export. Each page reads what it needs from the API within the
+// The console's pages, one per task a member's roles allow: a distributor's orders and its deliveries on to its
+// stores, the approval queue with its SLA clocks, a warehouse's dispatches (with the board's sourcing of the
+// order), a carrier's checkpoints, receipts (with shortfalls), a store's sales, and an auditor's provenance views
+// and EPCIS export. Shipments show the board's delay warning while it flags them, and the discrepancies a short
+// receipt opened, on the sending and the receiving side alike. Each page reads what it needs from the API within the
 // member's reach; each action runs through `ctx.run`, which signs in the browser and shows the transaction's
 // hash, its progress and the object as the ledger now has it.
 
@@ -19,6 +21,7 @@ export function pagesFor(me) {
   const kind = me.org_kind;
   const found = [];
   if (roles.has("purchaser")) found.push(PAGES.orders);
+  if (roles.has("dispatcher") && kind === "distributor" && me.locations.length) found.push(PAGES.deliver);
   if (APPROVER_ROLES.some((r) => roles.has(r))) found.push(PAGES.approvals);
   if (roles.has("dispatcher") && (kind === "warehouse" || kind === "brand") && me.locations.length) {
     found.push(PAGES.dispatch);
@@ -33,14 +36,100 @@ export function pagesFor(me) {
 // ------------------------------------------------------------------------------------------ shared views
 
 async function names() {
-  const [skus, locations] = await Promise.all([api("/v1/skus"), api("/v1/locations")]);
+  const [skus, locations, carrierList] = await Promise.all([api("/v1/skus"), api("/v1/locations"), carriers()]);
   const sku = new Map(skus.map((s) => [s.id, s]));
   const location = new Map(locations.map((l) => [l.id, l]));
+  const carrier = new Map(carrierList.map((c) => [c.id, c]));
   return {
     sku,
+    locations,
+    carriers: carrierList,
     skuName: (id) => (sku.get(id) || { name: `SKU ${id}` }).name,
     place: (id) => (location.get(id) || { name: `location ${id}` }).name, // other members' sites are not in reach
+    carrier: (id) => (carrier.get(id) || { name: `carrier ${id}` }).name,
   };
+}
+
+/** The carrier organisations (every member may read them), by name. */
+async function carriers() {
+  return (await api("/v1/organisations?kind=carrier")).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function carrierSelect(list, chosen) {
+  return h(
+    "select",
+    { required: true, testid: "dispatch-carrier" },
+    list.map((c) => h("option", { value: String(c.id), selected: c.id === chosen }, c.name)),
+  );
+}
+
+/** A datetime-local input's value for Unix seconds, in the browser's time zone. */
+function localTime(seconds) {
+  const at = new Date(seconds * 1000);
+  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** The board's delay warnings (`/v1/analytics/delay-warnings`) by shipment, within the member's reach. */
+async function delayWarnings() {
+  const answer = await api("/v1/analytics/delay-warnings");
+  return new Map(answer.at_risk.map((w) => [w.shipment, w]));
+}
+
+function delayWarningView(warning) {
+  const late = warning.hours_late_predicted;
+  return h(
+    "span",
+    {
+      class: "late",
+      testid: "delay-warning",
+      data: { shipment: warning.shipment, risk: warning.risk },
+      title: warning.reason,
+    },
+    `delay warning: ${Math.round(warning.risk * 100)} % risk, ` +
+      `predicted ${late < 10 ? late.toFixed(1) : Math.round(late)} h late`,
+  );
+}
+
+function discrepancyView(d) {
+  return h(
+    "p",
+    { class: "discrepancy", testid: "discrepancy", data: { shipped: d.shipped, received: d.received } },
+    `Lot ${lotOf(d.lot)}: ${d.shipped} shipped, ${d.received} received, ${d.shipped - d.received} short (${d.state})`,
+  );
+}
+
+/** Recent shipments of `query` (a `/v1/shipments` query) as a table: each with its delay warning while the board
+ * flags it, and the discrepancies of a short receipt. */
+async function shipmentsTable(query, known, testid) {
+  const [page, warnings] = await Promise.all([api(`/v1/shipments?${query}`), delayWarnings()]);
+  if (!page.items.length) return h("p", {}, "No shipments yet.");
+  const short = page.items.filter((s) => s.shortfall > 0);
+  const detailed = new Map(
+    (await Promise.all(short.map((s) => api(`/v1/shipments/${s.id}`)))).map((s) => [s.id, s.discrepancies]),
+  );
+  return table(
+    ["Shipment", "Route", "For", "Cases", "State", "ETA", "Warnings and discrepancies"],
+    page.items.map((s) =>
+      h(
+        "tr",
+        { testid: "shipment-row", data: { shipment: s.id, state: s.state, shortfall: s.shortfall ?? "" } },
+        h("td", {}, `#${s.id}`),
+        h("td", {}, `${known.place(s.from_location)} → ${known.place(s.to_location)}`),
+        h("td", {}, s.kind === "delivery" ? "delivery" : `${s.kind} #${s.ref}`),
+        h("td", {}, String(s.cases)),
+        h("td", {}, stateBadge(s.state)),
+        h("td", {}, when(s.eta), s.overdue ? h("span", { class: "late" }, " overdue") : ""),
+        h(
+          "td",
+          {},
+          warnings.has(s.id) ? delayWarningView(warnings.get(s.id)) : null,
+          s.shortfall > 0 ? h("strong", { testid: "shortfall" }, `${casesOf(s.shortfall)} short`) : null,
+          (detailed.get(s.id) || []).map(discrepancyView),
+        ),
+      ),
+    ),
+    testid,
+  );
 }
 
 function stateBadge(state) {
@@ -119,7 +208,7 @@ function shipmentView(shipment, known) {
       h("dt", {}, "For"),
       h("dd", {}, shipment.kind === "delivery" ? "delivery to a store" : `${shipment.kind} #${shipment.ref}`),
       h("dt", {}, "Carrier"),
-      h("dd", {}, `carrier ${shipment.carrier}`),
+      h("dd", {}, known ? known.carrier(shipment.carrier) : `carrier ${shipment.carrier}`),
       h("dt", {}, "ETA"),
       h("dd", {}, when(shipment.eta), shipment.overdue ? h("span", { class: "late" }, " overdue") : ""),
       shipment.received_at ? [h("dt", {}, "Received"), h("dd", {}, when(shipment.received_at))] : null,
@@ -157,14 +246,7 @@ function shipmentView(shipment, known) {
           "div",
           { class: "discrepancies" },
           h("h5", {}, "Discrepancies"),
-          shipment.discrepancies.map((d) =>
-            h(
-              "p",
-              { class: "discrepancy", testid: "discrepancy", data: { shipped: d.shipped, received: d.received } },
-              `Lot ${lotOf(d.lot)}: ${d.shipped} shipped, ${d.received} received, ` +
-                `${d.shipped - d.received} short (${d.state})`,
-            ),
-          ),
+          shipment.discrepancies.map(discrepancyView),
         )
       : null,
   );
@@ -322,6 +404,118 @@ const orders = {
   },
 };
 
+// ------------------------------------------------------------------------------------------- deliveries
+
+const deliver = {
+  id: "deliver",
+  title: "Deliver",
+  async draw(ctx) {
+    const known = await names();
+    const from = h(
+      "select",
+      { testid: "delivery-from" },
+      ctx.me.locations.map((id) => h("option", { value: String(id) }, known.place(id))),
+    );
+    // The stores of the distributor's region: the ledger lets it deliver to any of them.
+    const store = h(
+      "select",
+      { required: true, testid: "delivery-store" },
+      known.locations
+        .filter((l) => l.kind === "store" && l.active)
+        .map((l) => h("option", { value: String(l.id) }, l.name)),
+    );
+    const carrier = carrierSelect(known.carriers, null);
+    const eta = h("input", {
+      type: "datetime-local",
+      required: true,
+      testid: "delivery-eta",
+      value: localTime(Date.now() / 1000 + 86400),
+    });
+    const stock = h("div", { testid: "delivery-stock" });
+    const sent = h("div", { testid: "deliveries" });
+    const results = h("div", { class: "results" });
+    let lines = [];
+
+    const refresh = () =>
+      Promise.all([
+        fill(stock, async () => {
+          const page = await api(`/v1/stock?location=${from.value}&include_in_transit=false&limit=200`);
+          const rows = page.items.filter((r) => r.on_hand > 0);
+          lines = rows.map((r) => ({
+            lot: r.lot,
+            input: h("input", {
+              type: "number",
+              min: "0",
+              max: String(r.on_hand),
+              value: "0",
+              testid: "delivery-cases",
+              "aria-label": `cases of lot ${r.lot} to deliver`,
+            }),
+          }));
+          if (!rows.length) return h("p", {}, "No stock on hand to deliver.");
+          return table(
+            ["Product", "Lot", "On hand", "Cases to deliver"],
+            rows.map((r, i) =>
+              h(
+                "tr",
+                { testid: "delivery-row", data: { lot: r.lot, onHand: r.on_hand } },
+                h("td", {}, known.skuName(r.sku)),
+                h("td", {}, h("code", { title: r.lot }, lotOf(r.lot))),
+                h("td", {}, String(r.on_hand)),
+                h("td", {}, lines[i].input),
+              ),
+            ),
+            "delivery-table",
+          );
+        }),
+        fill(sent, () =>
+          shipmentsTable(`from_location=${from.value}&kind=delivery&limit=10`, known, "deliveries-table"),
+        ),
+      ]);
+
+    const submit = form(
+      async () => {
+        const body = {
+          kind: "delivery",
+          ref: 0,
+          from_location: Number(from.value),
+          to_location: Number(store.value),
+          carrier: Number(carrier.value),
+          eta: Math.floor(new Date(eta.value).getTime() / 1000),
+          lines: lines.map((l) => ({ lot: l.lot, cases: Number(l.input.value) })).filter((l) => l.cases > 0),
+        };
+        const title = `Delivery to ${known.place(body.to_location)}`;
+        await ctx.run(results, title, "/v1/shipments", body, async (txHash) => {
+          const shipment = await byTxHash(`/v1/shipments?from_location=${body.from_location}&limit=20`, txHash);
+          refresh();
+          return shipmentView(await api(`/v1/shipments/${shipment.id}`), known);
+        });
+      },
+      h(
+        "div",
+        { class: "fields" },
+        field("From", from),
+        field("To store", store),
+        field("Carrier", carrier),
+        field("Expected arrival", eta),
+      ),
+      stock,
+      h("button", { type: "submit", class: "primary", testid: "delivery-submit" }, "Sign and deliver"),
+    );
+    from.addEventListener("change", refresh);
+    await refresh();
+    return [
+      section(
+        "Deliver to a store",
+        "Ship on to a store of your region: choose the cases of each lot (at most 50 lots a delivery).",
+        submit,
+        results,
+      ),
+      section("Your deliveries", "Newest first, with the store's receipt and any shortfall.", sent),
+    ];
+  },
+};
+
 // ------------------------------------------------------------------------------------------- approvers
 
 const approvals = {
@@ -434,6 +628,65 @@ function allocate(need, stock) {
   return { picked, short: need };
 }
 
+/** The sourcing of an order (`/v1/analytics/sourcing`) as the warehouse sees it: the ranking of the warehouses it
+ * may see, and whether the recommended one is the site dispatching. */
+function sourcingView(sourcing, location, known) {
+  const mine = sourcing.options.find((o) => o.warehouse === location);
+  const best = sourcing.options.find((o) => o.warehouse === sourcing.recommended);
+  let verdict;
+  if (best && best.warehouse === location) {
+    verdict = h(
+      "p",
+      { testid: "sourcing-verdict", data: { verdict: "here" } },
+      `Recommended: ${best.name}, this site. `,
+      best.reason,
+    );
+  } else if (best) {
+    verdict = h(
+      "p",
+      { class: "late", testid: "sourcing-verdict", data: { verdict: "elsewhere" } },
+      `The recommendation is ${best.name}, not ${known.place(location)}. `,
+      best.reason,
+    );
+  } else if (sourcing.options.length || mine) {
+    verdict = h(
+      "p",
+      { class: "late", testid: "sourcing-verdict", data: { verdict: "elsewhere" } },
+      `Another warehouse is recommended for this order; ${known.place(location)} ranks ` +
+        `#${mine ? mine.rank : "—"} of the warehouses that could ship it.`,
+    );
+  } else {
+    verdict = h(
+      "p",
+      { class: "late", testid: "sourcing-verdict", data: { verdict: "none" } },
+      `${known.place(location)} holds none of what the order still needs.`,
+    );
+  }
+  return h(
+    "div",
+    { class: "sourcing", testid: "sourcing", data: { recommended: sourcing.recommended ?? "" } },
+    h("h4", {}, "Sourcing"),
+    verdict,
+    sourcing.options.length
+      ? table(
+          ["Rank", "Warehouse", "Free cases", "Lead time", "Shipping cost"],
+          sourcing.options.map((o) =>
+            h(
+              "tr",
+              { testid: "sourcing-option", data: { warehouse: o.warehouse, rank: o.rank } },
+              h("td", {}, `#${o.rank}`),
+              h("td", {}, o.name, o.warehouse === sourcing.recommended ? h("span", { class: "urgent" }, "best") : ""),
+              h("td", {}, `${o.available_cases}${o.covers_order ? " (all)" : ""}`),
+              h("td", {}, `${o.lead_time_hours} h`),
+              h("td", {}, `¥${Number(o.cost_yuan).toLocaleString("en-US")}`),
+            ),
+          ),
+          "sourcing-table",
+        )
+      : null,
+  );
+}
+
 const dispatch = {
   id: "dispatch",
   title: "Dispatch",
@@ -446,77 +699,75 @@ const dispatch = {
     );
     const list = h("div", { testid: "approved-orders" });
     const prepare = h("div", { testid: "dispatch-form-holder" });
+    const sent = h("div", { testid: "sent-shipments" });
     const results = h("div", { class: "results" });
 
     const openForm = (orderId) =>
       fill(prepare, async () => {
+        const [order, sourcing] = await Promise.all([
+          api(`/v1/orders/${orderId}`),
+          api(`/v1/analytics/sourcing?order=${orderId}`),
+        ]);
+        // The recommended warehouse is the site dispatching when this member works there.
+        if (ctx.me.locations.includes(sourcing.recommended)) from.value = String(sourcing.recommended);
         const location = Number(from.value);
-        const order = await api(`/v1/orders/${orderId}`);
+        const option = sourcing.options.find((o) => o.warehouse === location);
         const lines = [];
         const rows = [];
+        const line = (sku, lot, onHand, cases) => {
+          const input = h("input", {
+            type: "number",
+            min: "0",
+            max: String(onHand),
+            value: String(cases),
+            testid: "dispatch-cases",
+            "aria-label": `cases of lot ${lot}`,
+          });
+          lines.push({ lot, input });
+          rows.push(
+            h(
+              "tr",
+              {},
+              h("td", {}, known.skuName(sku)),
+              h("td", {}, h("code", { title: lot }, lotOf(lot))),
+              h("td", {}, String(onHand)),
+              h("td", {}, input),
+            ),
+          );
+        };
         for (const need of await remaining(order)) {
           const stock = (
             await api(`/v1/stock?location=${location}&sku=${need.sku}&include_in_transit=false`)
           ).items.filter((r) => r.on_hand > 0);
-          const { picked, short: missing } = allocate(need.cases, stock);
-          for (const p of picked) {
-            const input = h("input", {
-              type: "number",
-              min: "0",
-              max: String(p.on_hand),
-              value: String(p.cases),
-              testid: "dispatch-cases",
-              "aria-label": `cases of lot ${p.lot}`,
-            });
-            lines.push({ lot: p.lot, input });
-            rows.push(
-              h(
-                "tr",
-                {},
-                h("td", {}, known.skuName(need.sku)),
-                h("td", {}, h("code", { title: p.lot }, lotOf(p.lot))),
-                h("td", {}, String(p.on_hand)),
-                h("td", {}, input),
-              ),
-            );
-          }
+          const onHand = new Map(stock.map((r) => [r.lot, r.on_hand]));
+          // The sourcing's dispatch picks free lots first in, first out; without it, the oldest lots on hand.
+          const fromSourcing = option?.dispatch?.lines.filter((l) => BigInt(l.lot) >> 160n === BigInt(need.sku));
+          const picked = fromSourcing?.length
+            ? fromSourcing.map((l) => ({ lot: l.lot, cases: l.cases, on_hand: onHand.get(l.lot) ?? l.cases }))
+            : allocate(need.cases, stock).picked;
+          for (const p of picked) line(need.sku, p.lot, p.on_hand, p.cases);
+          const missing = need.cases - picked.reduce((n, p) => n + p.cases, 0);
           if (missing > 0)
             rows.push(
               h(
                 "tr",
                 { class: "short" },
-                h("td", { colspan: "4" }, `${missing} cases of ${known.skuName(need.sku)} are not in stock here`),
+                h("td", { colspan: "4" }, `${missing} cases of ${known.skuName(need.sku)} are not free to ship here`),
               ),
             );
         }
-        const seen = new Set(
-          (await api(`/v1/shipments?from_location=${location}&limit=100`)).items.map((s) => s.carrier),
-        );
-        const carrier = h("input", {
-          type: "number",
-          min: "1",
-          required: true,
-          list: "carriers",
-          testid: "dispatch-carrier",
-          value: seen.size ? String([...seen][0]) : "",
-        });
-        const carriers = h(
-          "datalist",
-          { id: "carriers" },
-          [...seen].map((c) => h("option", { value: String(c) }, `carrier ${c}`)),
-        );
+        const carrier = carrierSelect(known.carriers, option?.dispatch?.carrier);
         const eta = h("input", {
           type: "datetime-local",
           required: true,
           testid: "dispatch-eta",
-          value: new Date(Date.now() + 3 * 86400_000 - new Date().getTimezoneOffset() * 60_000)
-            .toISOString()
-            .slice(0, 16),
+          value: localTime(option?.dispatch?.eta ?? Date.now() / 1000 + 3 * 86400),
         });
         return h(
           "div",
-          { class: "card card--inner", testid: "dispatch-form", data: { order: order.id } },
+          { class: "card card--inner", testid: "dispatch-form", data: { order: order.id, from: location } },
           h("h3", {}, `Dispatch order #${order.id} to ${known.place(order.deliver_to)}`),
+          sourcingView(sourcing, location, known),
           table(["Product", "Lot", "On hand", "Cases to send"], rows, "dispatch-lines"),
           form(
             async () => {
@@ -540,8 +791,7 @@ const dispatch = {
             h(
               "div",
               { class: "fields" },
-              field("Carrier (organisation id)", carrier),
-              carriers,
+              field("Carrier", carrier),
               field("Expected arrival", eta),
             ),
             h("button", { type: "submit", class: "primary", testid: "dispatch-submit" }, "Sign and dispatch"),
@@ -550,42 +800,56 @@ const dispatch = {
       });
 
     const refresh = () =>
-      fill(list, async () => {
-        const page = await api("/v1/orders?state=approved&state=partially_dispatched&limit=30");
-        if (!page.items.length) return h("p", {}, "No approved order waits for dispatch.");
-        return table(
-          ["Order", "State", "Deliver to", "Cases", "Approved", ""],
-          page.items.map((o) =>
-            h(
-              "tr",
-              {
-                testid: "approved-row",
-                data: { order: o.id },
-              },
-              h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
-              h("td", {}, stateBadge(o.state)),
-              h("td", {}, `location ${o.deliver_to}`),
-              h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`),
-              h("td", {}, when(o.approved_at)),
+      Promise.all([
+        fill(list, async () => {
+          const page = await api("/v1/orders?state=approved&state=partially_dispatched&limit=30");
+          if (!page.items.length) return h("p", {}, "No approved order waits for dispatch.");
+          return table(
+            ["Order", "State", "Deliver to", "Cases", "Approved", ""],
+            page.items.map((o) =>
               h(
-                "td",
-                {},
-                h("button", { type: "button", testid: "prepare-dispatch", onclick: () => openForm(o.id) }, "Prepare"),
+                "tr",
+                {
+                  testid: "approved-row",
+                  data: { order: o.id },
+                },
+                h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
+                h("td", {}, stateBadge(o.state)),
+                h("td", {}, `location ${o.deliver_to}`),
+                h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`),
+                h("td", {}, when(o.approved_at)),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "button",
+                    { type: "button", testid: "prepare-dispatch", onclick: () => openForm(o.id) },
+                    "Prepare",
+                  ),
+                ),
               ),
             ),
-          ),
-          "approved-table",
-        );
-      });
+            "approved-table",
+          );
+        }),
+        fill(sent, () => shipmentsTable(`from_location=${from.value}&limit=15`, known, "sent-table")),
+      ]);
+    from.addEventListener("change", refresh);
     await refresh();
     return [
       section(
         "Approved orders",
-        "Dispatch from your site: lots are picked oldest first, and you may change them.",
+        "Dispatch from your site: the board's sourcing ranks the warehouses that could ship the order, and its " +
+          "lots are picked oldest first; you may change them.",
         h("div", { class: "fields" }, field("From", from)),
         list,
         prepare,
         results,
+      ),
+      section(
+        "Sent from your site",
+        "Newest first, with the board's delay warnings and the discrepancies of short receipts.",
+        sent,
       ),
     ];
   },
@@ -670,6 +934,7 @@ const receive = {
     const list = h("div", { testid: "incoming" });
     const confirm = h("div", { testid: "receipt-form-holder" });
     const results = h("div", { class: "results" });
+    const arrived = h("div", { testid: "received-shipments" });
 
     const openForm = (id) =>
       fill(confirm, async () => {
@@ -713,6 +978,7 @@ const receive = {
                 async () => {
                   confirm.replaceChildren();
                   refresh();
+                  recent();
                   return shipmentView(await api(`/v1/shipments/${id}`), known);
                 },
               ),
@@ -761,8 +1027,25 @@ const receive = {
           "incoming-table",
         );
       });
-    await refresh();
-    return [section("On its way to you", "Confirm what arrived, line by line.", list, confirm, results)];
+    // A site's shipments of either kind, newest first: what is on the road with the board's delay warning, and
+    // what arrived short with its discrepancies.
+    const recent = () =>
+      fill(arrived, () =>
+        shipmentsTable(
+          ctx.me.locations.length === 1 ? `to_location=${ctx.me.locations[0]}&limit=15` : "limit=15",
+          known,
+          "to-you-table",
+        ),
+      );
+    await Promise.all([refresh(), recent()]);
+    return [
+      section("On its way to you", "Confirm what arrived, line by line.", list, confirm, results),
+      section(
+        "Your shipments",
+        "Newest first, with the board's delay warnings and the discrepancies of short receipts.",
+        arrived,
+      ),
+    ];
   },
 };
 
@@ -882,7 +1165,7 @@ function provenanceView(answer, known = null) {
               { testid: "provenance-shipment" },
               h("td", {}, `#${s.id}`),
               h("td", {}, `location ${s.from_location} → location ${s.to_location}`),
-              h("td", {}, `carrier ${s.carrier}`),
+              h("td", {}, known ? known.carrier(s.carrier) : `carrier ${s.carrier}`),
               h("td", {}, s.dispatched_at || "—"),
               h("td", {}, s.received_at || "in transit"),
               h("td", {}, String(s.shortfall ?? "—")),
@@ -930,10 +1213,13 @@ const provenance = {
   id: "provenance",
   title: "Provenance",
   async draw() {
+    const known = await names();
+    const shipmentsList = h("div", { testid: "ledger-shipments" });
     const lotsList = h("div", { testid: "lots" });
     const view = h("div", { testid: "provenance-holder" });
     const exportStatus = h("p", { class: "export-status" });
-    const open = (path) => fill(view, async () => provenanceView(await api(path)));
+    const open = (path) => fill(view, async () => provenanceView(await api(path), known));
+    const recent = fill(shipmentsList, () => shipmentsTable("limit=15", known, "ledger-shipments-table"));
     await fill(lotsList, async () => {
       const page = await api("/v1/lots?limit=20");
       return table(
@@ -960,6 +1246,7 @@ const provenance = {
         "lots-table",
       );
     });
+    await recent;
     const orderId = h("input", {
       type: "number",
       min: "1",
@@ -998,9 +1285,14 @@ const provenance = {
         ),
         view,
       ),
+      section(
+        "Shipments",
+        "Newest first, with the board's delay warnings and the discrepancies of short receipts.",
+        shipmentsList,
+      ),
       section("Lots", "Newest first.", lotsList),
     ];
   },
 };
 
-const PAGES = { orders, approvals, dispatch, checkpoints, receive, sales, provenance };
+const PAGES = { orders, deliver, approvals, dispatch, checkpoints, receive, sales, provenance };
