@@ -704,14 +704,16 @@ const dispatch = {
 
     const openForm = (orderId) =>
       fill(prepare, async () => {
+        // Without the board's sourcing (an error, named), the oldest lots on hand are picked as before.
         const [order, sourcing] = await Promise.all([
           api(`/v1/orders/${orderId}`),
-          api(`/v1/analytics/sourcing?order=${orderId}`),
+          api(`/v1/analytics/sourcing?order=${orderId}`).catch((error) => ({ error })),
         ]);
+        const ranked = sourcing.error ? null : sourcing;
         // The recommended warehouse is the site dispatching when this member works there.
-        if (ctx.me.locations.includes(sourcing.recommended)) from.value = String(sourcing.recommended);
+        if (ranked && ctx.me.locations.includes(ranked.recommended)) from.value = String(ranked.recommended);
         const location = Number(from.value);
-        const option = sourcing.options.find((o) => o.warehouse === location);
+        const option = ranked?.options.find((o) => o.warehouse === location);
         const lines = [];
         const rows = [];
         const line = (sku, lot, onHand, cases) => {
@@ -767,7 +769,7 @@ const dispatch = {
           "div",
           { class: "card card--inner", testid: "dispatch-form", data: { order: order.id, from: location } },
           h("h3", {}, `Dispatch order #${order.id} to ${known.place(order.deliver_to)}`),
-          sourcingView(sourcing, location, known),
+          ranked ? sourcingView(ranked, location, known) : errorView(sourcing.error, "sourcing-error"),
           table(["Product", "Lot", "On hand", "Cases to send"], rows, "dispatch-lines"),
           form(
             async () => {

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from indexer.db import open_database
 from ledger_api import codes, registry, scanning
+from ledger_api.activity import Network
 from ledger_api.anvil import free_port
 from ledger_api.demo_network import CODED_SKUS, default_end, generate, scale_named
 from ledger_api.demo_story import Cast, StoryActivity
@@ -38,9 +39,16 @@ class StorySite:
     state: dict  # what the generator kept: sign-ins, samples, the story's facts
     settings: Settings
     cast: Cast
-    members: dict  # label -> activity Member
+    network: Network
+
+    @property
+    def members(self) -> dict:
+        return self.network.members
 
     def label(self, role: str) -> str:
+        """A `Cast` field's member, or a warehouse's staff as `warehouse:<city>`."""
+        if role.startswith("warehouse:"):
+            return self.network.sender_at[self.cast.warehouses[role.removeprefix("warehouse:")]]
         return getattr(self.cast, role)
 
     def keystore(self, role: str) -> Path:
@@ -94,7 +102,7 @@ def story_site(folder: Path) -> Iterator[StorySite]:
                "LEDGER_SCAN_DEFAULT_REGION": SCAN_REGION}
         api = _serve(env, base_url, folder / "api.log")
         try:
-            yield StorySite(base_url, state, settings, plan.cast, plan.network.members)
+            yield StorySite(base_url, state, settings, plan.cast, plan.network)
         finally:
             _stop(api)
             _stop(indexer)
