@@ -10,7 +10,8 @@ the brand's registry, writes every member's keystore (low KDF cost, development 
 registry's facts, `verdicts.judge`, `registry.ScanLog`): genuine, counterfeit, opened, diverted, recalled and
 copied codes, by region and week. What it made is kept in `.data/demo-network.json`; a second run finds that
 ledger live on the chain with its activity and does nothing again. `--show` prints the demo's sign-ins and
-sample bottles; `--counts` prints a scale's network without a chain.
+sample bottles; `--counts` prints a scale's network without a chain; `--bottle-of <shipment>` prints the URL of
+a bottle that shipment delivered (a consumer's scan in the seed story).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.engine import make_url
 from indexer.contracts import PROJECT_ROOT, load_artifacts
 from indexer.db import open_database
 from indexer.schema import lots as mirror_lots
+from indexer.schema import shipment_lines
 from ledger_api import codes, content, registry, scanning
 from ledger_api.activity import (AUDITOR, CARRIER, DAY, DISTRIBUTOR, HOUR, REGION, STORE, WAREHOUSE, Network, Scale,
                                  build_network)
@@ -39,7 +41,7 @@ from ledger_api.chain import write_keystore
 from ledger_api.cli import DEV_KDF_ITERATIONS
 from ledger_api.demo_story import FLAGSHIP, Cast, StoryActivity, StoryError, check, story_content
 from ledger_api.filling import fill, live_deployment
-from ledger_api.journey import shipped_to
+from ledger_api.journey import case_journey, shipped_to
 from ledger_api.rawchain import LedgerCodec, Rpc
 from ledger_api.settings import Settings
 from ledger_api.verdicts import ScanRules
@@ -298,6 +300,35 @@ def plan_scans(bottles: Sequence[_Bottle], recalled: Sequence[tuple[str, str, st
     return planned, samples
 
 
+def bottle_of_shipment(settings: Settings, shipment: int) -> str | None:
+    """The Digital Link of a bottle whose case shipment `shipment` delivered (the ledger follows a lot's cases
+    first in, first out: `ledger_api.journey`); None when it delivered no case of a coded lot."""
+    mirror = open_database(settings.database_url)
+    brand = registry.open_registry(settings.brand_database_url)
+    try:
+        with mirror.connect() as conn:
+            lots = conn.execute(select(shipment_lines.c.lot).where(shipment_lines.c.shipment_id == shipment)
+                                .order_by(shipment_lines.c.line_no)).scalars().all()
+            histories = [scanning.lot_history(conn, int(lot)) for lot in lots]
+        with brand.connect() as reg:
+            for lot_id, history in zip(lots, histories):
+                code = reg.execute(select(registry.code_lots.c.gtin, registry.code_lots.c.lot_number)
+                                   .where(registry.code_lots.c.lot_id == str(lot_id))).first()
+                if code is None or history is None:
+                    continue
+                lot = history.lot
+                for case in range(1, lot["cases"] + 1):
+                    stops = case_journey(case, lot["cases"], lot["commissioned_at"], lot["location"],
+                                         history.movements, lot["tx_hash"])
+                    if any(stop.step == "received" and stop.shipment == shipment for stop in stops):
+                        serial = registry.case_serials(reg, int(lot_id), case)[0]
+                        return codes.digital_link(settings.public_url, code.gtin, code.lot_number, serial)
+    finally:
+        mirror.dispose()
+        brand.dispose()
+    return None
+
+
 def log_scans(scanner: scanning.Scanner, planned: Sequence[PlannedScan], label: str) -> Counter:
     """Runs each planned scan through the real scan path at its time; returns the verdicts logged."""
     verdicts: Counter = Counter()
@@ -523,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="when the business ends, UTC (default: the current hour)")
     parser.add_argument("--counts", action="store_true", help="print the scale's network and stop (no chain)")
     parser.add_argument("--show", action="store_true", help="print the demo's sign-ins and sample bottles")
+    parser.add_argument("--bottle-of", type=int, metavar="SHIPMENT",
+                        help="print the URL of a bottle that this shipment delivered")
     parser.add_argument("--state", type=Path, default=STATE, help=f"what was made is kept here (default {STATE})")
     args = parser.parse_args(argv)
     end = args.end if args.end is not None else default_end()
@@ -531,6 +564,13 @@ def main(argv: list[str] | None = None) -> int:
         print(", ".join(f"{n:,} {k}" for k, n in counts.items()))
         return 0
     settings = Settings()
+    if args.bottle_of is not None:
+        url = bottle_of_shipment(settings, args.bottle_of)
+        if url is None:
+            parser.exit(2, f"demo_network: shipment {args.bottle_of} delivered no case with bottle codes "
+                           f"(unknown, still on its way, or of a lot without codes)\n")
+        print(url)
+        return 0
     state = read_state(args.state)
     if args.show:
         if state is None:

@@ -17,15 +17,16 @@ from eth_account import Account
 from sqlalchemy import func, select
 
 from indexer.db import open_database
-from indexer.schema import orders, organisations, raw_events, shipments
-from ledger_api import board_reads, reads, registry
+from indexer.schema import orders, organisations, raw_events, shipment_lines, shipments
+from ledger_api import board_reads, reads, registry, scanning
 from ledger_api.activity import REGION_NAMES, Scale, required_stages
 from ledger_api.board import CoverRules
-from ledger_api.demo_network import DemoError, _end_time, default_end, generate, main, network_counts, scale_named
 from ledger_api.delays import DelayRules
+from ledger_api.demo_network import DemoError, _end_time, default_end, generate, main, network_counts, scale_named
 from ledger_api.demo_story import FLAGSHIP, TRANSFER_SKUS, URGENT_CASES, StoryActivity, StoryError, check
-from ledger_api.sourcing import SourcingRules
 from ledger_api.settings import Settings
+from ledger_api.sourcing import SourcingRules
+from ledger_api.vocabulary import ShipmentState
 from tests.indexer.ledger_chain import running_anvil
 
 END = default_end()  # the story reads as of now: the board's window is the last four weeks before the mirror's head
@@ -227,6 +228,34 @@ def test_a_second_run_on_the_same_chain_finds_the_network_and_skips_generation(g
         with pytest.raises(SystemExit) as exit_:
             main(["--seed", "8", "--scale", "small", "--state", str(folder / "state.json")])
         assert exit_.value.code == 2 and "holds the network of seed 7" in capsys.readouterr().err
+
+
+def test_the_generator_prints_a_bottle_a_shipment_delivered_and_names_a_shipment_that_delivered_none(
+        generated, capsys):
+    _, settings, _, _ = generated
+    engine = open_database(settings.database_url)
+    with engine.connect() as conn:
+        shipment = conn.execute(
+            select(shipments.c.id).join(shipment_lines, shipment_lines.c.shipment_id == shipments.c.id)
+            .where(shipments.c.state == int(ShipmentState.received), shipment_lines.c.sku == FLAGSHIP)
+            .order_by(shipments.c.id.desc())).scalars().first()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in _env(settings).items():
+            patch.setenv(name, value)
+        assert main(["--bottle-of", str(shipment)]) == 0
+        url = capsys.readouterr().out.strip()
+        with pytest.raises(SystemExit) as exit_:
+            main(["--bottle-of", "999999"])
+        assert exit_.value.code == 2 and "shipment 999999 delivered no case" in capsys.readouterr().err
+    serial = url.rsplit("/21/", 1)[1]
+    brand = registry.open_registry(settings.brand_database_url)
+    with brand.connect() as reg:
+        issued = registry.find_bottle(reg, serial)
+    brand.dispose()
+    with engine.connect() as conn:
+        stops = scanning.bottle_record(conn, issued).stops
+    engine.dispose()
+    assert any(stop.step == "received" and stop.shipment == shipment for stop in stops)
 
 
 def test_a_chain_already_past_the_activity_s_start_is_refused(generated, tmp_path):

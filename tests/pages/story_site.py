@@ -5,7 +5,7 @@ indexer process follows the chain and `ledger-api serve` answers on a real port.
 the story's people sign in the browser with their keystore files, as on `./dev demo`.
 
 `StorySite` names the story's people by their roles (`Cast` labels), finds their keystores, reads the API as
-one of them (only to assert what a page shows), and gives a bottle of a lot the consumer can scan."""
+one of them (only to assert what a page shows), and gives a bottle of a shipment the consumer can scan."""
 
 from __future__ import annotations
 
@@ -14,15 +14,11 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
-from sqlalchemy import select
 
-from indexer.db import open_database
-from ledger_api import codes, registry, scanning
 from ledger_api.activity import Network
 from ledger_api.anvil import free_port
-from ledger_api.demo_network import CODED_SKUS, default_end, generate, scale_named
+from ledger_api.demo_network import CODED_SKUS, bottle_of_shipment, default_end, generate, scale_named
 from ledger_api.demo_story import Cast, StoryActivity
-from ledger_api.journey import case_journey
 from ledger_api.settings import Settings
 from tests.api.stack import PASSWORD, start_indexer
 from tests.indexer.ledger_chain import running_anvil
@@ -58,26 +54,11 @@ class StorySite:
         headers = sign_in(self.base_url, self.members[self.label(role)].key)
         return httpx.get(self.base_url + path, params=params, headers=headers, timeout=30).raise_for_status().json()
 
-    def bottle_url(self, lot_id: str, received_at: int) -> str:
-        """The digital link of a bottle of lot `lot_id` whose case was received at location `received_at` (the
-        ledger follows a lot's cases first in, first out: `ledger_api.journey`), as a consumer holds it."""
-        mirror = open_database(self.settings.database_url)
-        brand = registry.open_registry(self.settings.brand_database_url)
-        try:
-            with mirror.connect() as conn:
-                history = scanning.lot_history(conn, int(lot_id))
-            lot = history.lot
-            case = next(case for case in range(1, lot["cases"] + 1) if any(
-                stop.step == "received" and stop.location == received_at for stop in case_journey(
-                    case, lot["cases"], lot["commissioned_at"], lot["location"], history.movements, lot["tx_hash"])))
-            with brand.connect() as conn:
-                code = conn.execute(select(registry.code_lots.c.gtin, registry.code_lots.c.lot_number)
-                                    .where(registry.code_lots.c.lot_id == str(lot_id))).one()
-                serial = registry.case_serials(conn, int(lot_id), case)[0]
-        finally:
-            mirror.dispose()
-            brand.dispose()
-        return codes.digital_link(self.base_url, code.gtin, code.lot_number, serial)
+    def bottle_url(self, shipment: int) -> str:
+        """A bottle that `shipment` delivered, as the consumer holds it (what `--bottle-of` prints)."""
+        url = bottle_of_shipment(self.settings, shipment)
+        assert url is not None, f"shipment {shipment} delivered no coded case"
+        return url
 
 
 def story_site(folder: Path) -> Iterator[StorySite]:

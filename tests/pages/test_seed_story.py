@@ -218,12 +218,11 @@ def test_a_person_acts_out_the_seed_story_end_to_end_in_the_browser(chromium, st
 
         # 10. A consumer in Zhejiang scans a bottle of a lot of that shipment: genuine, its journey reaching the
         # distributor.
-        lot = story.get("distributor", f"/v1/shipments/{shipment}")["lines"][0]["lot"]
         site_name = next(loc["name"] for loc in story.get("distributor", "/v1/locations")
                          if loc["id"] == distributor_site)
         phone = stage.person(viewport=PHONE, is_mobile=True, has_touch=True,
                              extra_http_headers={"x-scan-region": SCAN_REGION})
-        phone.goto(story.bottle_url(lot, distributor_site))
+        phone.goto(story.bottle_url(shipment))
         verdict = phone.get_by_test_id("verdict")
         expect(verdict).to_have_attribute("data-verdict", "genuine", timeout=10_000)
         stage.timed("consumer: scan page", round(phone.evaluate("performance.now()")))
