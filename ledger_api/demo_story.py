@@ -5,13 +5,14 @@ console afterwards.
 East China (Zhejiang) runs short of the flagship SKU: in the last five weeks its distributors order it once more,
 push every case of it on to their stores and sell it within days, so the channel holds almost none while it
 still sells. North China (Beijing) holds a surplus of about 2,000 cases of it: its distributors took a large
-order six weeks before the end, which their stores sell only slowly. Two days before the end the national
-warehouses are topped up with it, Shanghai (nearest to East China) alone with enough for a 500-case order, so an
-urgent order of that size from the story's Zhejiang distributor, whose credit limit leaves room for it, has a
-clear best source. East China runs short of two more SKUs the same way, and six hours before the end a rack
-collapse at the Shanghai warehouse destroys its stock of them, while Beijing's warehouse holds a surplus of both
-(a batch for the festival): the board suggests transfers from Beijing to Shanghai. A small flagship lot fails
-its quality check and is recalled. Regions are served by their nearest warehouse. Pure, like the activity: the
+order six weeks before the end, which their stores sell only slowly. Two days before the end Shanghai's
+warehouse, nearest to East China, is topped up with it well beyond a 500-case order (Guiyang's and Beijing's
+to less than that), so an urgent order of that size from the story's Zhejiang distributor, whose credit limit
+leaves room for it, has a clear best source. East China runs short of two more SKUs the same way, and six hours
+before the end a rack collapse at the Shanghai warehouse destroys its stock of them, while Beijing's warehouse
+has taken a batch of both for the festival: the board suggests transfers of them to Shanghai from the
+warehouses with spare stock (Beijing's on the small network). A small flagship lot fails its quality check and
+is recalled. Regions are served by their nearest warehouse. Pure, like the activity: the
 same seed and scale give the same calls. `check` reads the story's prerequisites off the
 simulation's model (what the chain will hold), for the tests and the generator's summary.
 """

@@ -99,15 +99,20 @@ function discrepancyView(d) {
 }
 
 /** Recent shipments of `query` (a `/v1/shipments` query) as a table: each with its delay warning while the board
- * flags it, and the discrepancies of a short receipt. */
+ * flags it, and the discrepancies of a short receipt. Without the board's warnings (an error, named) the
+ * shipments are listed still. */
 async function shipmentsTable(query, known, testid) {
-  const [page, warnings] = await Promise.all([api(`/v1/shipments?${query}`), delayWarnings()]);
+  const [page, warnings] = await Promise.all([
+    api(`/v1/shipments?${query}`),
+    delayWarnings().catch((error) => ({ error })),
+  ]);
   if (!page.items.length) return h("p", {}, "No shipments yet.");
+  const flagged = warnings.error ? new Map() : warnings;
   const short = page.items.filter((s) => s.shortfall > 0);
   const detailed = new Map(
     (await Promise.all(short.map((s) => api(`/v1/shipments/${s.id}`)))).map((s) => [s.id, s.discrepancies]),
   );
-  return table(
+  const rows = table(
     ["Shipment", "Route", "For", "Cases", "State", "ETA", "Warnings and discrepancies"],
     page.items.map((s) =>
       h(
@@ -122,7 +127,7 @@ async function shipmentsTable(query, known, testid) {
         h(
           "td",
           {},
-          warnings.has(s.id) ? delayWarningView(warnings.get(s.id)) : null,
+          flagged.has(s.id) ? delayWarningView(flagged.get(s.id)) : null,
           s.shortfall > 0 ? h("strong", { testid: "shortfall" }, `${casesOf(s.shortfall)} short`) : null,
           (detailed.get(s.id) || []).map(discrepancyView),
         ),
@@ -130,6 +135,7 @@ async function shipmentsTable(query, known, testid) {
     ),
     testid,
   );
+  return warnings.error ? [errorView(warnings.error, "delay-warnings-error"), rows] : rows;
 }
 
 function stateBadge(state) {
@@ -270,7 +276,7 @@ function loading() {
 async function fill(holder, draw) {
   holder.replaceChildren(loading());
   try {
-    holder.replaceChildren(await draw());
+    holder.replaceChildren(...[await draw()].flat());
   } catch (error) {
     if (!error.error && !error.status) console.error(error);
     holder.replaceChildren(errorView(error, "load-error"));
