@@ -163,6 +163,8 @@ def test_a_person_acts_out_the_seed_story_end_to_end_in_the_browser(chromium, st
         expect(card.get_by_test_id("order")).to_have_attribute("data-state", "dispatched")
         shipment = int(shipment_view.get_attribute("data-shipment"))
         stage.shot(page, "dispatch")
+        on_time = story.get("admin", "/v1/analytics/delay-warnings")["at_risk"]
+        assert shipment not in [w["shipment"] for w in on_time]  # nothing says it will be late, yet
 
         # 7. The carrier reports the shipment held up; the board's early warning lists it before its ETA.
         page = stage.sign_in("carrier", "checkpoints")
@@ -185,6 +187,7 @@ def test_a_person_acts_out_the_seed_story_end_to_end_in_the_browser(chromium, st
         warnings = story.get("admin", "/v1/analytics/delay-warnings")
         warning = next(w for w in warnings["at_risk"] if w["shipment"] == shipment)
         assert warning["eta"] > warnings["as_of"]  # warned before its ETA
+        assert 'latest checkpoint: "delayed" at Hangzhou ring road' in warning["reason"]
         stage.shot(board, "delay-warning")
 
         # 8. The distributor sees the warning on its shipment, then confirms receipt with a shortfall.
