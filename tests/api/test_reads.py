@@ -520,7 +520,7 @@ def test_credit_is_seen_by_the_distributor_itself_its_region_and_head_office_onl
     assert answer["available"] == answer["credit_limit"] - answer["exposure"]
 
 
-def test_organisations_and_accounts_beyond_its_own_are_seen_only_by_head_office_and_auditors(conn, chain):
+def test_head_office_and_auditors_see_every_organisation_and_account_others_their_own_and_the_carriers(conn, chain):
     total = len(chain.net.organisations) + 1
     for label in ("brand.admin", "auditor.1"):
         caller = caller_of(conn, chain.net.members[label])
@@ -530,7 +530,9 @@ def test_organisations_and_accounts_beyond_its_own_are_seen_only_by_head_office_
     for member in members(chain, OrgKind.region, OrgKind.warehouse, OrgKind.distributor, OrgKind.store,
                           OrgKind.carrier):
         caller = caller_of(conn, member)
-        assert [o["id"] for o in reads.list_organisations(conn, caller)] == [member.org]
+        # Carriers are the network's public partners: every member names one when it dispatches.
+        seen = [o["id"] for o in reads.list_organisations(conn, caller)]
+        assert seen == sorted({member.org, *chain.net.carrier_orgs})
         colleagues = {m.address for m in chain.net.members.values() if m.org == member.org}
         assert {a["address"] for a in reads.list_accounts(conn, caller)} == colleagues
     everyone = reads.list_accounts(conn, brand(conn, chain))
