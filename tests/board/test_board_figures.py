@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import insert
 
 from indexer.db import migrate, open_database
-from indexer.schema import (blocks, credits, decommissions, ledger_settings, locations, orders, organisations,
-                            payments, price_alerts, raw_events, shipments, skus, stock_balances, sync_state)
+from indexer.schema import (credits, decommissions, ledger_settings, locations, orders, organisations,
+                            payments, price_alerts, raw_events, shipments, skus, stock_balances)
 from ledger_api import board_figures, registry
-from ledger_api.caller import Caller
 from ledger_api.errors import ApiError
 from ledger_api.health import HealthRules
-from ledger_api.vocabulary import OrderState, OrgKind, Role, ShipmentKind, ShipmentState
+from ledger_api.vocabulary import OrderState, OrgKind, ShipmentKind, ShipmentState
+from tests.board.mirror_rows import member, seal_mirror
 
 HOUR, DAY, WEEK = 3_600, 86_400, 7 * 86_400
 MONDAY = 1_780_272_000  # 2026-06-01 00:00 UTC, a Monday
@@ -106,9 +106,7 @@ def mirror(database_url):
             conn.execute(insert(raw_events).values(block_number=block, log_index=index, tx_hash=tx,
                                                    address="0x" + "cc" * 20, contract="Catalog", name="PriceAlert",
                                                    topics=b"", data=b""))
-        conn.execute(insert(blocks).values(number=9, hash="0x" + "ab" * 32, parent_hash="0x" + "aa" * 32, time=NOW))
-        conn.execute(insert(sync_state).values(id=1, network="test", chain_id=1, block_number=9,
-                                               block_hash="0x" + "ab" * 32, undecoded=0, updated_at=NOW))
+        seal_mirror(conn, NOW)
     yield engine
     engine.dispose()
 
@@ -128,15 +126,11 @@ def scan_log(database_url):
     engine.dispose()
 
 
-def member(kind: OrgKind, org: int, region: int = 0, tier: int = 0, sites: frozenset[int] = frozenset()) -> Caller:
-    return Caller("0x" + "00" * 20, "someone", org, kind, "an organisation", region, Role.admin, tier, sites)
-
-
 BRAND = member(OrgKind.brand, 1)
 AUDITOR = member(OrgKind.auditor, 90)
 EAST_STAFF = member(OrgKind.region, EAST, region=EAST)
 NORTH_STAFF = member(OrgKind.region, NORTH, region=NORTH)
-BUSY_DISTRIBUTOR = member(OrgKind.distributor, BUSY, region=EAST, tier=1, sites=frozenset({BUSY_SITE}))
+BUSY_DISTRIBUTOR = member(OrgKind.distributor, BUSY, region=EAST, tier=1, locations_run=frozenset({BUSY_SITE}))
 CARRIER = member(OrgKind.carrier, 80)
 
 # ---------------------------------------------------------------------------------------------- cycle time
@@ -250,7 +244,7 @@ def test_each_member_sees_the_health_of_the_distributors_in_its_reach(mirror):
     assert scores(mirror, EAST_STAFF) == [(BUSY, 40.3, 1, True), (IDLE, 20.0, 2, False)]
     assert scores(mirror, EAST_STAFF, region=NORTH) == []
     assert scores(mirror, BUSY_DISTRIBUTOR) == [(BUSY, 40.3, 1, True)]
-    assert scores(mirror, member(OrgKind.store, STORE, region=EAST, tier=1, sites=frozenset({STORE_SITE}))) == []
+    assert scores(mirror, member(OrgKind.store, STORE, region=EAST, tier=1, locations_run=frozenset({STORE_SITE}))) == []
     assert scores(mirror, CARRIER) == []
 
 
@@ -297,7 +291,7 @@ def test_an_unknown_region_or_an_empty_log_gives_empty_lists(mirror, database_ur
         empty.dispose()
 
 
-@pytest.mark.parametrize("caller", [BUSY_DISTRIBUTOR, CARRIER, member(OrgKind.warehouse, 50, sites=frozenset({1}))])
+@pytest.mark.parametrize("caller", [BUSY_DISTRIBUTOR, CARRIER, member(OrgKind.warehouse, 50, locations_run=frozenset({1}))])
 def test_members_outside_the_brand_and_its_regions_may_not_read_the_scan_log(mirror, scan_log, caller):
     with pytest.raises(ApiError) as refused:
         scan_figures(mirror, scan_log, caller)

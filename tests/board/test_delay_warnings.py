@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import insert
 
 from indexer.db import migrate, open_database
-from indexer.schema import blocks, locations, organisations, shipment_checkpoints, shipments, sync_state
+from indexer.schema import locations, organisations, shipment_checkpoints, shipments
 from ledger_api import board_reads, delays
-from ledger_api.caller import Caller
 from ledger_api.delays import Checkpoint, DelayRules, History, Journey
-from ledger_api.vocabulary import OrgKind, Role, ShipmentKind, ShipmentState
+from ledger_api.vocabulary import OrgKind, ShipmentKind, ShipmentState
+from tests.board.mirror_rows import member, seal_mirror
 
 H = 3_600
 T0 = 1_790_000_000  # the history's first dispatch
@@ -205,15 +205,9 @@ def mirror(database_url):
         shipment(on_road(22, 50, (HUB, 25)), ref=8)  # on course
         north = on_road(23, 20, carrier=OTHER_CARRIER, to_region=NORTH)
         shipment(north, to=NORTH_DEPOT, kind=ShipmentKind.order, ref=9)  # past its ETA, no history of its own
-        conn.execute(insert(blocks).values(number=9, hash="0x" + "ab" * 32, parent_hash="0x" + "aa" * 32, time=NOW))
-        conn.execute(insert(sync_state).values(id=1, network="test", chain_id=1, block_number=9,
-                                               block_hash="0x" + "ab" * 32, undecoded=0, updated_at=NOW))
+        seal_mirror(conn, NOW)
     yield engine
     engine.dispose()
-
-
-def member(kind: OrgKind, org: int, region: int = 0, locations_run: frozenset[int] = frozenset()) -> Caller:
-    return Caller("0x" + "00" * 20, "someone", org, kind, "an organisation", region, Role.admin, 0, locations_run)
 
 
 def warnings(engine, caller, **filters) -> dict:

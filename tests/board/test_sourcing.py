@@ -11,7 +11,6 @@ from sqlalchemy import insert
 
 from indexer.db import migrate, open_database
 from indexer.schema import (
-    blocks,
     decommissions,
     locations,
     lots,
@@ -23,16 +22,15 @@ from indexer.schema import (
     skus,
     stock_balances,
     stock_in_transit,
-    sync_state,
     transfer_lines,
     transfers,
 )
 from ledger_api import board, board_reads, sourcing
 from ledger_api.board import Cases, CoverRules
-from ledger_api.caller import Caller
 from ledger_api.delays import DelayRules, Journey
 from ledger_api.sourcing import FreeLot, LeadTimes, Names, OrderNeed, SourcingRules
-from ledger_api.vocabulary import OrderState, OrgKind, Role, ShipmentKind, ShipmentState, TransferState
+from ledger_api.vocabulary import OrderState, OrgKind, ShipmentKind, ShipmentState, TransferState
+from tests.board.mirror_rows import member, seal_mirror
 
 H, DAY = 3_600, 86_400
 NOW = 1_790_000_000
@@ -281,15 +279,9 @@ def mirror(database_url):
                 submitted_by="0x" + "06" * 20, submitted_at=NOW - 21 * DAY, tx_hash="0x" + "07" * 32))
             conn.execute(insert(order_lines).values(order_id=order_id, line_no=0, sku=SKU,
                                                     cases=500 if order_id == ORDER else 100, unit_price=0))
-        conn.execute(insert(blocks).values(number=9, hash="0x" + "ab" * 32, parent_hash="0x" + "aa" * 32, time=NOW))
-        conn.execute(insert(sync_state).values(id=1, network="test", chain_id=1, block_number=9,
-                                               block_hash="0x" + "ab" * 32, undecoded=0, updated_at=NOW))
+        seal_mirror(conn, NOW)
     yield engine
     engine.dispose()
-
-
-def member(kind: OrgKind, org: int, region: int = 0, locations_run: frozenset[int] = frozenset()) -> Caller:
-    return Caller("0x" + "00" * 20, "someone", org, kind, "an organisation", region, Role.admin, 0, locations_run)
 
 
 BRAND = member(OrgKind.brand, 1)

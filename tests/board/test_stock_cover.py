@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import insert
 
 from indexer.db import migrate, open_database
-from indexer.schema import blocks, decommissions, locations, stock_balances, stock_in_transit, sync_state
+from indexer.schema import decommissions, locations, stock_balances, stock_in_transit
 from ledger_api import board, reads
 from ledger_api.board import Cases, CoverRules
-from ledger_api.caller import Caller
-from ledger_api.vocabulary import OrgKind, Role
+from ledger_api.vocabulary import OrgKind
+from tests.board.mirror_rows import member, seal_mirror
 
 DAY = 86_400
 NOW = 1_790_000_000
@@ -95,15 +95,9 @@ def mirror(database_url):
         decommission(EAST_STORE, 40, 2, reason=1)  # damaged: written off, not sold
         decommission(WAREHOUSE, 99, 3)  # the brand's own sale at a warehouse is not the region's channel
         decommission(NORTH_STORE, 28, 10)
-        conn.execute(insert(blocks).values(number=9, hash="0x" + "ab" * 32, parent_hash="0x" + "aa" * 32, time=NOW))
-        conn.execute(insert(sync_state).values(id=1, network="test", chain_id=1, block_number=9,
-                                               block_hash="0x" + "ab" * 32, undecoded=0, updated_at=NOW))
+        seal_mirror(conn, NOW)
     yield engine
     engine.dispose()
-
-
-def member(kind: OrgKind, org: int, region: int = 0, locations_run: frozenset[int] = frozenset()) -> Caller:
-    return Caller("0x" + "00" * 20, "someone", org, kind, "an organisation", region, Role.admin, 0, locations_run)
 
 
 def cover(engine, caller, **filters) -> list[tuple]:
