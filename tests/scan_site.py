@@ -81,11 +81,11 @@ class ScanSite:
         port = free_port(range(8800, 8810))
         base_url = f"http://127.0.0.1:{port}"
         env = {**self.environment, "LEDGER_API_PORT": str(port), **settings}
-        process = _serve(env, base_url, self.folder / f"api-{port}.log")
+        process = serve_api(env, base_url, self.folder / f"api-{port}.log")
         try:
             yield base_url
         finally:
-            _stop(process)
+            stop_api(process)
 
     def scan(self, url: str, device: str = "test-device", headers: dict | None = None) -> httpx.Response:
         return httpx.post(f"{self.base_url}/v1/scans", json={"url": url, "device": device}, headers=headers or {},
@@ -116,7 +116,7 @@ class ScanSite:
         return self.fresh_bottle(kind).url
 
 
-def _environment(settings, brand_url: str, port: int) -> dict[str, str]:
+def api_environment(settings, brand_url: str, port: int) -> dict[str, str]:
     return {**os.environ, "LEDGER_RPC_URL": settings.rpc_url, "LEDGER_NETWORK": settings.network,
             "LEDGER_DEPLOYMENTS_DIR": str(settings.deployments_dir), "LEDGER_DATABASE_URL": settings.database_url,
             "LEDGER_BRAND_DATABASE_URL": brand_url, "LEDGER_KEYSTORE_DIR": str(settings.keystore_dir),
@@ -126,7 +126,7 @@ def _environment(settings, brand_url: str, port: int) -> dict[str, str]:
             "LEDGER_CONTENT_STORE": f"local:{Path(brand_url.split('///')[1]).parent / 'content'}"}
 
 
-def _serve(env: dict, base_url: str, log: Path) -> subprocess.Popen:
+def serve_api(env: dict, base_url: str, log: Path) -> subprocess.Popen:
     process = subprocess.Popen([str(API), "serve"], env=env, stdout=log.open("a"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while True:
@@ -199,8 +199,8 @@ def scan_site(tmp_path_factory):
             # The activity ran on June 2026's clock; scans happen now, and the chain must not be behind them.
             rpc.call("evm_setNextBlockTimestamp", hex(int(time.time())))
             rpc.call("evm_mine")
-            env = _environment(settings, brand_url, port)
-            api = _serve(env, base_url, folder / "api.log")
+            env = api_environment(settings, brand_url, port)
+            api = serve_api(env, base_url, folder / "api.log")
             mirror = open_database(settings.database_url)
             try:
                 with mirror.connect() as m, brand.connect() as b:
@@ -216,10 +216,10 @@ def scan_site(tmp_path_factory):
             finally:
                 mirror.dispose()
                 brand.dispose()
-                _stop(api)
+                stop_api(api)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_api(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(10)

@@ -13,9 +13,7 @@ member, for comparing the page's figures with the API's answers."""
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
 import sys
 import time
 from contextlib import contextmanager
@@ -37,6 +35,7 @@ from ledger_api.reads import mirror_time
 from ledger_api.services import mirror_checkpoint
 from tests.api.stack import mirrored_ledger
 from tests.indexer.ledger_chain import running_anvil
+from tests.scan_site import api_environment, serve_api, stop_api
 
 API = Path(sys.executable).parent / "ledger-api"
 ANVIL_PORTS, API_PORTS = range(8900, 8910), range(8910, 8920)
@@ -132,20 +131,6 @@ def _wait_for_mirror(rpc, mirror, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
-def _serve(env: dict, base_url: str, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen([str(API), "serve"], env=env, stdout=log.open("a"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the API did not become ready: " + log.read_text()[-3000:]
-        time.sleep(0.2)
-
-
 @contextmanager
 def board_site(folder: Path) -> Iterator[BoardSite]:
     with running_anvil(ANVIL_PORTS) as rpc:
@@ -162,20 +147,8 @@ def board_site(folder: Path) -> Iterator[BoardSite]:
             mirror.dispose()
             brand_url = f"sqlite:///{folder / 'brand.sqlite3'}"
             _log_scans(brand_url, ledger.activity.network, now)
-            env = {**os.environ, "LEDGER_RPC_URL": settings.rpc_url, "LEDGER_NETWORK": settings.network,
-                   "LEDGER_DEPLOYMENTS_DIR": str(settings.deployments_dir),
-                   "LEDGER_DATABASE_URL": settings.database_url, "LEDGER_BRAND_DATABASE_URL": brand_url,
-                   "LEDGER_KEYSTORE_DIR": str(settings.keystore_dir),
-                   "LEDGER_KEYSTORE_PASSWORD": settings.keystore_password.get_secret_value(),
-                   "LEDGER_API_HOST": "127.0.0.1", "LEDGER_API_PORT": str(port),
-                   "LEDGER_SIWE_DOMAIN": settings.siwe_domain, "LEDGER_PUBLIC_URL": base_url,
-                   "LEDGER_CONTENT_STORE": f"local:{folder / 'content'}"}
-            api = _serve(env, base_url, folder / "api.log")
+            api = serve_api(api_environment(settings, brand_url, port), base_url, folder / "api.log")
             try:
                 yield BoardSite(base_url, ledger, folder, short_region)
             finally:
-                api.terminate()
-                try:
-                    api.wait(10)
-                except subprocess.TimeoutExpired:
-                    api.kill()
+                stop_api(api)

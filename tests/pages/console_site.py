@@ -28,7 +28,7 @@ from ledger_api.chain import write_keystore
 from ledger_api.anvil import free_port
 from tests.api.stack import PASSWORD, mirrored_ledger
 from tests.indexer.ledger_chain import running_anvil
-from tests.scan_site import _environment, _serve, _stop, sign_in
+from tests.scan_site import api_environment, serve_api, stop_api, sign_in
 
 PAGE_BUDGET_MS = 1_000  # every console page, with all its reads, draws within a second
 SLOW = 30_000  # ms: a transaction is estimated, signed, mined and mirrored before the page shows it
@@ -157,13 +157,13 @@ def console_site(tmp_path_factory) -> Iterator[ConsoleSite]:
             # The activity ran on June 2026's clock; the console's members act now.
             rpc.call("evm_setNextBlockTimestamp", hex(int(time.time())))
             rpc.call("evm_mine")
-            env = {**_environment(settings, f"sqlite:///{folder / 'brand.sqlite3'}", port),
+            env = {**api_environment(settings, f"sqlite:///{folder / 'brand.sqlite3'}", port),
                    "LEDGER_KEYSTORE_DIR": str(folder / "the-api-holds-no-member-keys")}
-            api = _serve(env, base_url, folder / "api.log")
+            api = serve_api(env, base_url, folder / "api.log")
             try:
                 yield ConsoleSite(base_url, ledger, rpc, settings.keystore_dir, folder, [])
             finally:
-                _stop(api)
+                stop_api(api)
 
 
 def stranger_keystore(folder: Path) -> Path:

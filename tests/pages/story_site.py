@@ -22,7 +22,7 @@ from ledger_api.demo_story import Cast, StoryActivity
 from ledger_api.settings import Settings
 from tests.api.stack import PASSWORD, start_indexer
 from tests.indexer.ledger_chain import running_anvil
-from tests.scan_site import _environment, _serve, _stop, sign_in
+from tests.scan_site import api_environment, serve_api, stop_api, sign_in
 
 ANVIL_PORTS, API_PORTS = range(8960, 8980), range(8980, 8990)
 SEED = 7
@@ -78,12 +78,12 @@ def story_site(folder: Path) -> Iterator[StorySite]:
         # The same plan again, for the cast and the members' keys (planning is cheap; playing it was not).
         plan = StoryActivity(SEED, scale_named("small", end), bottle_codes=CODED_SKUS)
         indexer = start_indexer(settings, folder / "indexer.log")
-        env = {**_environment(settings, settings.brand_database_url, port),
+        env = {**api_environment(settings, settings.brand_database_url, port),
                "LEDGER_KEYSTORE_DIR": str(folder / "the-api-holds-no-member-keys"),
                "LEDGER_SCAN_DEFAULT_REGION": SCAN_REGION}
-        api = _serve(env, base_url, folder / "api.log")
+        api = serve_api(env, base_url, folder / "api.log")
         try:
             yield StorySite(base_url, state, settings, plan.cast, plan.network)
         finally:
-            _stop(api)
-            _stop(indexer)
+            stop_api(api)
+            stop_api(indexer)
