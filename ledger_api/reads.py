@@ -283,10 +283,28 @@ def _pending(row: Mapping) -> int:
     return row["required_stages"] & ~row["approved_stages"]
 
 
+# Whoever may see an order may see the names of the parties and the site it names: the relation itself is
+# visible to it, so the names come by join in the same query, whatever the caller's reach over those rows.
+_order_distributor = organisations.alias("order_distributor")
+_order_region = organisations.alias("order_region")
+_order_site = locations.alias("order_site")
+
+
+def _named_orders() -> Select:
+    """Orders with the names of their distributor, region and delivery location (NULL for one not mirrored)."""
+    return select(orders, _order_distributor.c.name.label("distributor_name"),
+                  _order_region.c.name.label("region_name"), _order_site.c.name.label("deliver_to_name")).select_from(
+        orders.outerjoin(_order_distributor, _order_distributor.c.id == orders.c.distributor)
+        .outerjoin(_order_region, _order_region.c.id == orders.c.region)
+        .outerjoin(_order_site, _order_site.c.id == orders.c.deliver_to))
+
+
 def _order_json(row: Mapping) -> dict:
     return {
-        "id": row["id"], "distributor": row["distributor"], "region": row["region"],
-        "deliver_to": row["deliver_to"], "urgent": row["urgent"], "state": _label(OrderState, row["state"]),
+        "id": row["id"], "distributor": row["distributor"], "distributor_name": row["distributor_name"],
+        "region": row["region"], "region_name": row["region_name"],
+        "deliver_to": row["deliver_to"], "deliver_to_name": row["deliver_to_name"],
+        "urgent": row["urgent"], "state": _label(OrderState, row["state"]),
         "required_stages": stage_names(row["required_stages"]), "approved_stages": stage_names(row["approved_stages"]),
         "pending_stages": stage_names(_pending(row)), "amount": row["amount"],
         "cases_ordered": row["cases_ordered"], "cases_dispatched": row["cases_dispatched"],
@@ -335,12 +353,12 @@ def list_orders(conn: Connection, caller: Caller, *, states: list[str] | None = 
         where.append(orders.c.state.in_([_code(OrderState, s, "order state") for s in states]))
     if pending_for_me:
         where.append(_awaiting(caller))
-    return _page(conn, select(orders).where(*where), [orders.c.id.desc()], limit, offset, _order_json)
+    return _page(conn, _named_orders().where(*where), [orders.c.id.desc()], limit, offset, _order_json)
 
 
 def get_order(conn: Connection, caller: Caller, order_id: int) -> dict | None:
     """One order with its lines, approvals, pending stages and the shipments (the caller may see) against it."""
-    row = conn.execute(select(orders).where(orders.c.id == order_id, _order_scope(caller))).mappings().first()
+    row = conn.execute(_named_orders().where(orders.c.id == order_id, _order_scope(caller))).mappings().first()
     if row is None:
         return None
     lines = conn.execute(select(order_lines).where(order_lines.c.order_id == order_id)
@@ -423,11 +441,28 @@ def _on_time(now: int) -> ColumnElement[bool]:
                and_(shipments.c.state == int(ShipmentState.received), shipments.c.received_at <= shipments.c.eta))
 
 
+# As for orders: whoever may see a shipment may see the names of the sites and the carrier it names.
+_shipment_from = locations.alias("shipment_from")
+_shipment_to = locations.alias("shipment_to")
+_shipment_carrier = organisations.alias("shipment_carrier")
+
+
+def _named_shipments() -> Select:
+    """Shipments with the names of their sending and receiving locations and their carrier."""
+    return select(shipments, _shipment_from.c.name.label("from_name"), _shipment_to.c.name.label("to_name"),
+                  _shipment_carrier.c.name.label("carrier_name")).select_from(
+        shipments.outerjoin(_shipment_from, _shipment_from.c.id == shipments.c.from_location)
+        .outerjoin(_shipment_to, _shipment_to.c.id == shipments.c.to_location)
+        .outerjoin(_shipment_carrier, _shipment_carrier.c.id == shipments.c.carrier))
+
+
 def _shipment_json(row: Mapping, now: int) -> dict:
     late = row["state"] == ShipmentState.received and row["received_at"] > row["eta"]
     return {
         "id": row["id"], "kind": _label(ShipmentKind, row["kind"]), "ref": row["ref"],
-        "from_location": row["from_location"], "to_location": row["to_location"], "carrier": row["carrier"],
+        "from_location": row["from_location"], "from_name": row["from_name"],
+        "to_location": row["to_location"], "to_name": row["to_name"],
+        "carrier": row["carrier"], "carrier_name": row["carrier_name"],
         "eta": row["eta"], "document_cid": row["document_cid"], "owner": row["owner"],
         "state": _label(ShipmentState, row["state"]), "cases": row["cases"],
         "dispatched_by": _address(row["dispatched_by"]), "dispatched_at": row["dispatched_at"],
@@ -450,13 +485,13 @@ def list_shipments(conn: Connection, caller: Caller, *, state: str | None = None
         where.append(shipments.c.kind == _code(ShipmentKind, kind, "shipment kind"))
     if overdue is not None:
         where.append(_overdue(now) if overdue else _on_time(now))
-    return _page(conn, select(shipments).where(*where), [shipments.c.id.desc()], limit, offset,
+    return _page(conn, _named_shipments().where(*where), [shipments.c.id.desc()], limit, offset,
                  lambda row: _shipment_json(row, now))
 
 
 def get_shipment(conn: Connection, caller: Caller, shipment_id: int, *, now: int) -> dict | None:
     """One shipment with its lines, the carrier's checkpoints in time order and the discrepancies it opened."""
-    row = conn.execute(select(shipments).where(shipments.c.id == shipment_id, _shipment_scope(caller))
+    row = conn.execute(_named_shipments().where(shipments.c.id == shipment_id, _shipment_scope(caller))
                        ).mappings().first()
     if row is None:
         return None

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from indexer.cli import build_follower
 from indexer.db import scratch_postgres_database
@@ -614,3 +614,87 @@ def test_every_answer_is_plain_json_with_lot_ids_as_strings(conn, chain):
     assert max(numbers(answers)) < 2 ** 53
     detail = reads.get_order(conn, caller, order_id)
     assert detail["state"] == "delivered" and all(a["stage"] in {s.name for s in Stage} for a in detail["approvals"])
+
+
+# ---------------------------------------------------------------------------------------------- names
+
+
+ORDER_NAMES = ("distributor_name", "region_name", "deliver_to_name")
+SHIPMENT_NAMES = ("from_name", "to_name", "carrier_name")
+
+
+def org_names(chain) -> dict[int, str]:
+    return {1: chain.net.brand_name, **{o.id: o.name for o in chain.net.organisations}}
+
+
+def place_names(chain) -> dict[int, str]:
+    return {p.id: p.name for p in chain.net.places}
+
+
+class Statements:
+    """Counts the SQL statements a connection runs inside the block."""
+
+    def __init__(self, conn):
+        self.conn, self.count = conn, 0
+
+    def _seen(self, *_):
+        self.count += 1
+
+    def __enter__(self):
+        event.listen(self.conn, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_):
+        event.remove(self.conn, "before_cursor_execute", self._seen)
+
+
+def test_whoever_sees_an_order_sees_the_names_of_its_distributor_region_and_delivery_site(conn, chain):
+    orgs, places = org_names(chain), place_names(chain)
+    kinds_seen = set()
+    for member in members(chain):
+        caller = caller_of(conn, member)
+        with Statements(conn) as statements:
+            items = reads.list_orders(conn, caller, limit=ALL)["items"]
+        assert statements.count == 2, "a page is one count and one select, names joined in"
+        for item in items:
+            order = chain.model.orders[item["id"]]
+            region = order_region(chain, order)
+            assert (item["distributor"], item["region"], item["deliver_to"]) == (
+                order.distributor, region, order.deliver_to)
+            assert tuple(item[name] for name in ORDER_NAMES) == (
+                orgs[order.distributor], orgs[region], places[order.deliver_to]), member.label
+        if caller.org_kind is OrgKind.distributor:  # no other distributor's name reaches it
+            assert {item["distributor_name"] for item in items} == {orgs[member.org]}
+        if items:
+            kinds_seen.add(caller.org_kind)
+            detail = reads.get_order(conn, caller, items[-1]["id"])
+            assert {n: detail[n] for n in ORDER_NAMES} == {n: items[-1][n] for n in ORDER_NAMES}
+        hidden = [o.id for o in chain.model.orders.values() if not may_see_order(chain, member, o)]
+        assert all(reads.get_order(conn, caller, order_id) is None for order_id in hidden[:10]), member.label
+    assert kinds_seen == {OrgKind.brand, OrgKind.auditor, OrgKind.region, OrgKind.warehouse, OrgKind.distributor}
+
+
+def test_whoever_sees_a_shipment_sees_the_names_of_its_sites_and_its_carrier(conn, chain):
+    orgs, places = org_names(chain), place_names(chain)
+    kinds_seen = set()
+    for member in members(chain):
+        caller = caller_of(conn, member)
+        with Statements(conn) as statements:
+            items = reads.list_shipments(conn, caller, now=chain.now, limit=ALL)["items"]
+        assert statements.count == 2, "a page is one count and one select, names joined in"
+        for item in items:
+            shipment = chain.model.shipments[item["id"]]
+            assert (item["from_location"], item["to_location"], item["carrier"]) == (
+                shipment.source, shipment.dest, shipment.carrier)
+            assert tuple(item[name] for name in SHIPMENT_NAMES) == (
+                places[shipment.source], places[shipment.dest], orgs[shipment.carrier]), member.label
+        if caller.org_kind is OrgKind.carrier:  # no other carrier's name reaches it
+            assert {item["carrier_name"] for item in items} == {orgs[member.org]}
+        if items:
+            kinds_seen.add(caller.org_kind)
+            detail = reads.get_shipment(conn, caller, items[-1]["id"], now=chain.now)
+            assert {n: detail[n] for n in SHIPMENT_NAMES} == {n: items[-1][n] for n in SHIPMENT_NAMES}
+        hidden = [s.id for s in chain.model.shipments.values()
+                  if not may_see_movement(chain, member, s.source, s.dest, s.carrier)]
+        assert all(reads.get_shipment(conn, caller, sid, now=chain.now) is None for sid in hidden[:10]), member.label
+    assert kinds_seen == set(OrgKind)
