@@ -50,6 +50,29 @@ async function names() {
   };
 }
 
+/** A site an order or a shipment names, by the name its answer carries (whoever sees the order or shipment sees
+ * the names of what it names), its id in the title; failing a name, the site as the member knows it. */
+function site(name, id, known) {
+  return h(
+    "span",
+    { title: `location ${id}`, data: { location: id } },
+    name ?? (known ? known.place(id) : `location ${id}`),
+  );
+}
+
+/** An organisation an order or a shipment names, as `site` does for locations. */
+function party(name, id, fallback) {
+  return h("span", { title: `organisation ${id}`, data: { org: id } }, name ?? fallback ?? `organisation ${id}`);
+}
+
+function route(shipment, known) {
+  return [
+    site(shipment.from_name, shipment.from_location, known),
+    " → ",
+    site(shipment.to_name, shipment.to_location, known),
+  ];
+}
+
 /** The carrier organisations (every member may read them), by name. */
 async function carriers() {
   return (await api("/v1/organisations?kind=carrier")).sort((a, b) => a.name.localeCompare(b.name));
@@ -119,7 +142,7 @@ async function shipmentsTable(query, known, testid) {
         "tr",
         { testid: "shipment-row", data: { shipment: s.id, state: s.state, shortfall: s.shortfall ?? "" } },
         h("td", {}, `#${s.id}`),
-        h("td", {}, `${known.place(s.from_location)} → ${known.place(s.to_location)}`),
+        h("td", {}, route(s, known)),
         h("td", {}, s.kind === "delivery" ? "delivery" : `${s.kind} #${s.ref}`),
         h("td", {}, String(s.cases)),
         h("td", {}, stateBadge(s.state)),
@@ -156,8 +179,10 @@ function orderView(order, known) {
     h(
       "dl",
       {},
+      h("dt", {}, "Distributor"),
+      h("dd", {}, party(order.distributor_name, order.distributor)),
       h("dt", {}, "Deliver to"),
-      h("dd", {}, known ? known.place(order.deliver_to) : `location ${order.deliver_to}`),
+      h("dd", {}, site(order.deliver_to_name, order.deliver_to, known)),
       h("dt", {}, "Cases"),
       h("dd", { testid: "order-cases" }, `${order.cases_ordered} ordered, ${order.cases_dispatched} dispatched`),
       h("dt", {}, "Amount"),
@@ -201,7 +226,6 @@ function orderView(order, known) {
 }
 
 function shipmentView(shipment, known) {
-  const place = (id) => (known ? known.place(id) : `location ${id}`);
   return h(
     "div",
     { class: "object", testid: "shipment", data: { shipment: shipment.id, state: shipment.state } },
@@ -210,11 +234,11 @@ function shipmentView(shipment, known) {
       "dl",
       {},
       h("dt", {}, "Route"),
-      h("dd", {}, `${place(shipment.from_location)} → ${place(shipment.to_location)}`),
+      h("dd", {}, route(shipment, known)),
       h("dt", {}, "For"),
       h("dd", {}, shipment.kind === "delivery" ? "delivery to a store" : `${shipment.kind} #${shipment.ref}`),
       h("dt", {}, "Carrier"),
-      h("dd", {}, known ? known.carrier(shipment.carrier) : `carrier ${shipment.carrier}`),
+      h("dd", {}, party(shipment.carrier_name, shipment.carrier, known?.carrier(shipment.carrier))),
       h("dt", {}, "ETA"),
       h("dd", {}, when(shipment.eta), shipment.overdue ? h("span", { class: "late" }, " overdue") : ""),
       shipment.received_at ? [h("dt", {}, "Received"), h("dd", {}, when(shipment.received_at))] : null,
@@ -563,7 +587,7 @@ const approvals = {
               "tr",
               { testid: "queue-row", data: { order: o.id } },
               h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
-              h("td", {}, `org ${o.distributor}`),
+              h("td", {}, party(o.distributor_name, o.distributor)),
               h("td", {}, String(o.cases_ordered)),
               h("td", {}, yuan(o.amount)),
               h("td", {}, o.pending_stages.map((s) => STAGE_LABEL[s]).join(", ")),
@@ -774,7 +798,7 @@ const dispatch = {
         return h(
           "div",
           { class: "card card--inner", testid: "dispatch-form", data: { order: order.id, from: location } },
-          h("h3", {}, `Dispatch order #${order.id} to ${known.place(order.deliver_to)}`),
+          h("h3", {}, `Dispatch order #${order.id} to `, site(order.deliver_to_name, order.deliver_to, known)),
           ranked ? sourcingView(ranked, location, known) : errorView(sourcing.error, "sourcing-error"),
           table(["Product", "Lot", "On hand", "Cases to send"], rows, "dispatch-lines"),
           form(
@@ -823,7 +847,7 @@ const dispatch = {
                 },
                 h("td", {}, `#${o.id}`, o.urgent ? h("span", { class: "urgent" }, "urgent") : ""),
                 h("td", {}, stateBadge(o.state)),
-                h("td", {}, `location ${o.deliver_to}`),
+                h("td", {}, site(o.deliver_to_name, o.deliver_to, known)),
                 h("td", {}, `${o.cases_dispatched}/${o.cases_ordered}`),
                 h("td", {}, when(o.approved_at)),
                 h(
@@ -895,7 +919,7 @@ const checkpoints = {
               "tr",
               { testid: "carried-row", data: { shipment: s.id } },
               h("td", {}, `#${s.id}`),
-              h("td", {}, `${s.from_location} → ${s.to_location}`),
+              h("td", {}, route(s)),
               h("td", {}, String(s.cases)),
               h("td", {}, when(s.eta), s.overdue ? h("span", { class: "late" }, " overdue") : ""),
               h(
@@ -961,7 +985,7 @@ const receive = {
         return h(
           "div",
           { class: "card card--inner", testid: "receipt-form", data: { shipment: id } },
-          h("h3", {}, `Shipment #${id} from ${known.place(shipment.from_location)}`),
+          h("h3", {}, `Shipment #${id} from `, site(shipment.from_name, shipment.from_location, known)),
           table(
             ["Product", "Lot", "Shipped", "Counted"],
             shipment.lines.map((l, i) =>
@@ -1017,7 +1041,7 @@ const receive = {
                 data: { shipment: s.id },
               },
               h("td", {}, `#${s.id}`),
-              h("td", {}, known.place(s.from_location)),
+              h("td", {}, site(s.from_name, s.from_location, known)),
               h("td", {}, s.kind === "delivery" ? "delivery" : `${s.kind} #${s.ref}`),
               h("td", {}, String(s.cases)),
               h("td", {}, when(s.eta)),
@@ -1172,8 +1196,8 @@ function provenanceView(answer, known = null) {
               "tr",
               { testid: "provenance-shipment" },
               h("td", {}, `#${s.id}`),
-              h("td", {}, `location ${s.from_location} → location ${s.to_location}`),
-              h("td", {}, known ? known.carrier(s.carrier) : `carrier ${s.carrier}`),
+              h("td", {}, route(s, known)),
+              h("td", {}, party(s.carrier_name, s.carrier, known?.carrier(s.carrier))),
               h("td", {}, s.dispatched_at || "—"),
               h("td", {}, s.received_at || "in transit"),
               h("td", {}, String(s.shortfall ?? "—")),

@@ -93,6 +93,14 @@ def journey(console_site):  # noqa: F811
     pytest.fail("no distributor can order a million yuan of a SKU a warehouse holds")
 
 
+def org_name(console_site, org: int) -> str:  # noqa: F811
+    return next(o.name for o in console_site.network.organisations if o.id == org)
+
+
+def place_name(console_site, place: int) -> str:  # noqa: F811
+    return next(p.name for p in console_site.network.places if p.id == place)
+
+
 # ------------------------------------------------------------------------------------------------ sign-in
 
 
@@ -197,6 +205,7 @@ def test_the_regional_manager_sees_the_order_in_its_queue_with_its_sla_and_appro
     console_site.page_drawn(page, "approvals", journey.region_manager)
     row = page.locator(f"[data-testid=queue-row][data-order='{journey.order}']")
     expect(row).to_contain_text("regional manager, sales director, finance")
+    expect(row).to_contain_text(org_name(console_site, console_site.member(journey.distributor).org))
     expect(row.get_by_test_id("sla")).to_have_attribute("data-target-hours", "12")
     expect(row.get_by_test_id("sla")).to_have_attribute("data-overdue", "false")
     row.get_by_test_id("approve").click()
@@ -256,7 +265,9 @@ def test_a_warehouse_dispatches_the_approved_order(pages, console_site, journey)
     page = desk(pages)
     console_site.sign_in_with_keystore(page, journey.warehouse)
     console_site.page_drawn(page, "dispatch", journey.warehouse)
-    page.locator(f"[data-testid=approved-row][data-order='{journey.order}']").get_by_test_id("prepare-dispatch").click()
+    approved = page.locator(f"[data-testid=approved-row][data-order='{journey.order}']")
+    expect(approved).to_contain_text(place_name(console_site, journey.deliver_to))  # a site outside its reach
+    approved.get_by_test_id("prepare-dispatch").click()
     form = page.get_by_test_id("dispatch-form")
     expect(form).to_have_attribute("data-order", str(journey.order))
     picked = [int(v) for v in form.get_by_test_id("dispatch-cases").evaluate_all("els => els.map(e => e.value)")]
@@ -278,6 +289,8 @@ def test_the_carrier_reports_a_checkpoint(pages, console_site, journey):
     console_site.sign_in_with_keystore(page, carrier)
     console_site.page_drawn(page, "checkpoints", carrier)
     row = page.locator(f"[data-testid=carried-row][data-shipment='{journey.shipment}']")
+    expect(row).to_contain_text(f"{place_name(console_site, journey.warehouse_location)} → "
+                                f"{place_name(console_site, journey.deliver_to)}")
     row.get_by_test_id("checkpoint-status").select_option("2")
     row.get_by_test_id("checkpoint-place").fill("Changsha hub")
     row.get_by_test_id("checkpoint-submit").click()

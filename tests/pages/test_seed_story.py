@@ -211,6 +211,9 @@ def test_a_person_acts_out_the_seed_story_end_to_end_in_the_browser(chromium, st
         page = stage.sign_in("east_dispatcher", "dispatch")
         sent = page.locator(f"[data-testid=sent-table] [data-testid=shipment-row][data-shipment='{shipment}']")
         expect(sent.get_by_test_id("discrepancy")).to_contain_text(short)
+        destination = next(p.name for p in story.network.places if p.id == distributor_site)
+        expect(sent).to_contain_text(f"→ {destination}")  # the distributor's site by name, though not the warehouse's
+
         stage.shot(page, "discrepancy-warehouse")
         page = stage.sign_in("admin", "provenance")
         brand_row = page.locator(f"[data-testid=shipment-row][data-shipment='{shipment}']")
