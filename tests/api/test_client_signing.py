@@ -120,11 +120,22 @@ def test_a_store_records_a_sale_and_its_stock_of_the_lot_goes_down(stack):
 
 
 def test_a_distributor_records_no_sale_at_a_store_it_does_not_run(stack):
+    """A distributor of the store's region sees the store (it delivers there), so the contract's refusal comes back
+    by name; a distributor of another region does not see the store at all."""
     _, row = store_with_stock(stack)
-    label = labels(stack, OrgKind.distributor, Role.purchaser)[0]
-    answer = stack.client.post("/v1/sales", json={"location": row["location"], "lot": row["lot"], "cases": 1},
-                               headers=stack.sign_in(label))
-    assert answer.status_code == 404 and answer.json()["detail"]["what"] == "location"
+    network = stack.network
+    store_region = next(place.region for place in network.places if place.id == row["location"])
+    region_of = {organisation.id: organisation.parent for organisation in network.organisations}
+    distributors = labels(stack, OrgKind.distributor, Role.purchaser)
+    same = next(label for label in distributors if region_of[network.members[label].org] == store_region)
+    other = next(label for label in distributors if region_of[network.members[label].org] != store_region)
+    sale = {"location": row["location"], "lot": row["lot"], "cases": 1}
+
+    refused = stack.client.post("/v1/sales", json=sale, headers=stack.sign_in(same))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "MissingRole" and refused.json()["detail"]["anyOf"] == Role.store_staff
+    hidden = stack.client.post("/v1/sales", json=sale, headers=stack.sign_in(other))
+    assert hidden.status_code == 404 and hidden.json()["detail"]["what"] == "location"
 
 
 def test_the_openapi_schema_documents_client_signing_on_every_write_and_not_on_the_relay(stack):
