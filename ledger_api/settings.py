@@ -57,10 +57,6 @@ class Settings(IndexerSettings):
                                                                  "is averaged over (days of cover)")
     board_shortage_days: float = Field(7.0, ge=0, description="less cover than this many days is a shortage")
     board_surplus_days: float = Field(60.0, gt=0, description="more cover than this many days is a surplus")
-
-    @property
-    def cover_rules(self) -> CoverRules:
-        return CoverRules(self.board_window_days, self.board_shortage_days, self.board_surplus_days)
     board_delay_min_history: int = Field(3, ge=1, description="fewer comparable deliveries than this predict no "
                                                               "delay")
     board_delay_history: int = Field(50, ge=1, description="the most recent comparable deliveries a delay "
@@ -78,17 +74,6 @@ class Settings(IndexerSettings):
     board_weight_cover: float = Field(0.6, ge=0, description="sourcing score weights: relative")
     board_weight_lead_time: float = Field(0.25, ge=0)
     board_weight_cost: float = Field(0.15, ge=0)
-
-    @property
-    def delay_rules(self) -> DelayRules:
-        return DelayRules(self.board_delay_min_history, self.board_delay_history, self.board_delay_lookback_days)
-
-    @property
-    def sourcing_rules(self) -> SourcingRules:
-        return SourcingRules(self.board_target_cover_days, self.board_shipment_yuan,
-                             self.board_handling_yuan_per_case, self.board_freight_yuan_per_case_hour,
-                             self.board_default_lead_hours, self.board_weight_cover, self.board_weight_lead_time,
-                             self.board_weight_cost)
     board_weeks: int = Field(26, ge=1, le=520, description="weeks the board's weekly cycle times and scans cover, "
                                                            "and how far back its price alerts go by default")
     board_health_window_days: int = Field(90, ge=7, le=366, description="days of trade a distributor's health "
@@ -103,16 +88,31 @@ class Settings(IndexerSettings):
     board_health_weight_receipt_confirmation: float = Field(0.15, ge=0)
     board_health_weight_payment: float = Field(0.2, ge=0)
     board_health_weight_sell_through: float = Field(0.2, ge=0)
+    write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
+    mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
+    ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")
+    page_limit: int = Field(500, ge=1, description="the largest page a list endpoint returns")
+
+    @property
+    def cover_rules(self) -> CoverRules:
+        return CoverRules(self.board_window_days, self.board_shortage_days, self.board_surplus_days)
+
+    @property
+    def delay_rules(self) -> DelayRules:
+        return DelayRules(self.board_delay_min_history, self.board_delay_history, self.board_delay_lookback_days)
+
+    @property
+    def sourcing_rules(self) -> SourcingRules:
+        return SourcingRules(self.board_target_cover_days, self.board_shipment_yuan,
+                             self.board_handling_yuan_per_case, self.board_freight_yuan_per_case_hour,
+                             self.board_default_lead_hours, self.board_weight_cover, self.board_weight_lead_time,
+                             self.board_weight_cost)
 
     @property
     def health_rules(self) -> HealthRules:
         weights = {name: getattr(self, f"board_health_weight_{name}") for name in COMPONENTS}
         return HealthRules(self.board_health_window_days, self.board_health_orders_per_week,
                            self.board_health_top_share, weights)
-    write_timeout: float = Field(10.0, gt=0, description="seconds a write waits for its receipt and the mirror")
-    mirror_poll: float = Field(0.01, gt=0, description="seconds between the API's looks at the mirror checkpoint")
-    ready_max_lag: int = Field(10, ge=0, description="blocks the mirror may trail the node and still be ready")
-    page_limit: int = Field(500, ge=1, description="the largest page a list endpoint returns")
 
     @model_validator(mode="after")
     def _check_health_weights(self) -> "Settings":
