@@ -161,7 +161,8 @@ def test_sign_in_goes_on_to_a_page_of_this_site_and_never_to_another_site(pages,
 def test_the_approval_clock_runs_8_hours_or_12_for_an_urgent_order_from_submission(pages, console_site):
     page = desk(pages)
     console_site.open_console(page)
-    module = page.locator("link[rel=stylesheet]").get_attribute("href").replace("console.css", "console-ui.js")
+    stylesheet = page.locator("link[rel=stylesheet][href$='console.css']").get_attribute("href")
+    module = stylesheet.replace("console.css", "console-ui.js")
     clocks = page.evaluate("""async (module) => {
       const { slaClock } = await import(module);
       const at = (order, now) => { const c = slaClock(order, now); return [c.targetHours, c.left, c.overdue]; };
