@@ -90,6 +90,14 @@ def network_counts(network: Network) -> dict[str, int]:
             "skus": len(network.products), "members": len(network.members)}
 
 
+def describe_counts(counts: dict[str, int]) -> str:
+    """The counts as a person reads them: "32 regions, ..., 1 auditor, 40 SKUs"."""
+    def noun(kind: str, n: int) -> str:
+        word = "SKUs" if kind == "skus" else kind
+        return word[:-1] if n == 1 else word
+    return ", ".join(f"{n:,} {noun(kind, n)}" for kind, n in counts.items())
+
+
 # ---------------------------------------------------------------------------------------------- sign-ins
 
 
@@ -443,7 +451,7 @@ def generate(seed: int, scale_name: str, end: int, settings: Settings, state_pat
     print(f"{label}: planning the network of seed {seed} at the {scale_name} scale, "
           f"{_iso(scale.start_time)} to {_iso(end)} ...", flush=True)
     activity = StoryActivity(seed, scale, bottle_codes=CODED_SKUS)
-    print(f"{label}: " + ", ".join(f"{n:,} {k}" for k, n in network_counts(activity.network).items()), flush=True)
+    print(f"{label}: " + describe_counts(network_counts(activity.network)), flush=True)
     # A new ledger: the mirror and the registry of any earlier one mean nothing for it.
     state_path.unlink(missing_ok=True)
     remove_sqlite(settings.database_url)
@@ -504,7 +512,7 @@ def show(state: dict, settings: Settings) -> str:
     """The demo's sign-ins and sample bottles, as text for people."""
     password = settings.keystore_password.get_secret_value()
     lines = [f"  Demo network: seed {state['seed']}, {state['scale']} scale, "
-             f"{', '.join(f'{n:,} {k}' for k, n in state['counts'].items())}; business {_iso(state['start'])[:10]} "
+             f"{describe_counts(state['counts'])}; business {_iso(state['start'])[:10]} "
              f"to {_iso(state['end'])[:10]}",
              "", "  Demo sign-ins (console: open the keystore file with its password; or a token on the command line):"]
     for s in state["sign_ins"]:
@@ -561,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     end = args.end if args.end is not None else default_end()
     if args.counts:
         counts = network_counts(build_network(args.seed, scale_named(args.scale, end)))
-        print(", ".join(f"{n:,} {k}" for k, n in counts.items()))
+        print(describe_counts(counts))
         return 0
     settings = Settings()
     if args.bottle_of is not None:
