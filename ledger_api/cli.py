@@ -1,6 +1,7 @@
 """`ledger-api`: the command line of the Ledger API.
 
     ledger-api serve                    serve the API (LEDGER_API_HOST / LEDGER_API_PORT)
+    ledger-api keystore new             create a fresh key in the keystore folder; prints its address
     ledger-api keystore import FILE     encrypt the private key in FILE (hex) into the keystore folder
     ledger-api keystore dev-accounts N  development only: keystores for the local chain's first N accounts
     ledger-api keystore list            the addresses this API can sign for
@@ -82,6 +83,17 @@ def preflight(settings: Settings) -> Keyring:
         console.print(f"[red]ledger-api:[/] the node at {settings.rpc_url} does not answer (LEDGER_RPC_URL)")
         raise typer.Exit(2)
     return keyring
+
+
+@keystore.command("new")
+def new_key() -> None:
+    """Creates a fresh private key, encrypted into the keystore folder with LEDGER_KEYSTORE_PASSWORD, and prints
+    its address (a new member account, or the new key of a rotation)."""
+    settings = load_settings()
+    account = Account.create()
+    path = write_keystore(settings.keystore_dir, bytes(account.key), settings.keystore_password.get_secret_value())
+    console.print(f"wrote {path}")
+    print(account.address)
 
 
 @keystore.command("import")

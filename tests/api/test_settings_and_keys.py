@@ -1,8 +1,13 @@
 """The API's parts that need no chain: settings refuse the published development secrets outside
-development, keystores open only with their password, contract errors decode by name with JSON-safe
+development, keystores open only with their password (and `keystore new` makes one), contract errors decode by name with JSON-safe
 arguments, and every custom error of the contracts maps to a deliberate HTTP status."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from eth_abi import encode
@@ -15,6 +20,8 @@ from ledger_api.chain import KeyNotHeld, Keyring, KeystoreError, contract_error,
 from ledger_api.rawchain import LedgerCodec
 from ledger_api.errors import FORBIDDEN, INVALID, NOT_FOUND, contract_status
 from ledger_api.settings import Settings
+
+API_CLI = Path(sys.executable).parent / "ledger-api"
 
 
 def test_production_refuses_the_published_token_secret_and_keystore_password():
@@ -99,3 +106,14 @@ def test_every_contract_error_has_a_deliberate_status(abi):
     assert contract_status("InsufficientStock") == contract_status("CreditLimitExceeded") == 409
     # Every name the tables list is a real error of the contracts (or the built-in Panic).
     assert (FORBIDDEN | NOT_FOUND | INVALID) - names <= {"Panic"}
+
+
+def test_keystore_new_writes_a_fresh_key_that_opens_with_the_keystore_password(tmp_path):
+    env = {**os.environ, "LEDGER_KEYSTORE_DIR": str(tmp_path), "LEDGER_KEYSTORE_PASSWORD": "rotation password"}
+    made = [subprocess.run([str(API_CLI), "keystore", "new"], env=env, capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    addresses = [done.stdout.strip() for done in made]
+    assert addresses[0] != addresses[1]
+    keyring = Keyring(tmp_path, "rotation password")
+    assert sorted(keyring.addresses) == sorted(addresses)
+    assert Account.from_key(keyring.key(addresses[0])).address == addresses[0]
