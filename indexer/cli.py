@@ -6,6 +6,9 @@
     indexer status              head, checkpoint and lag
     indexer verify              rebuild the projections from the chain into a scratch database and name
                                 every difference from the live mirror
+    indexer migrate [--check]   upgrade the mirror's schema to the newest (--check: exit 1 when it is behind)
+    indexer backup PATH         write a consistent backup of the mirror to PATH
+    indexer restore PATH        replace the mirror with a backup; the indexer then catches up from its checkpoint
 
 Settings come from `LEDGER_*` environment variables (see indexer/settings.py); options override them.
 A mistake the user can fix (a missing deployment file, a bad database URL, an unreachable node for a
@@ -29,7 +32,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from indexer.contracts import DeploymentError, load_artifacts, load_deployment
-from indexer.db import migrate, open_database
+from indexer import backup
+from indexer.db import migrate, open_database, schema_revisions
 from indexer.decode import EventDecoder
 from indexer.follower import Follower
 from indexer.metrics import Metrics
@@ -181,6 +185,63 @@ def verify(rpc_url: str | None = RpcOption, database_url: str | None = DbOption,
         console.print(f"verify: {len(differences)} difference(s) between the mirror and the chain")
         raise typer.Exit(1)
     console.print(f"verify: the mirror equals the chain up to block {checkpoint}")
+
+
+@app.command("migrate")
+def migrate_schema(check: bool = typer.Option(False, "--check", help="change nothing; exit 1 when the schema is "
+                                                                     "behind (for deploy pipelines)"),
+                   database_url: str | None = DbOption) -> None:
+    """Upgrade the mirror's schema to the newest migration (the API never migrates; run this before it)."""
+    url = database_url or Settings().database_url
+    try:
+        engine = open_database(url, pool_size=1)
+        try:
+            current, head = schema_revisions(engine)
+            if check:
+                if current != head:
+                    print(f"behind: the mirror's schema is at {current or 'none'}, this code's is {head}")
+                    raise typer.Exit(1)
+                print(f"current: the mirror's schema is at {head}")
+                return
+            if current == head:
+                print(f"the mirror's schema is already at {head}")
+                return
+            migrate(engine)
+            print(f"migrated the mirror's schema from {current or 'none (a new database)'} to {head}")
+        finally:
+            engine.dispose()
+    except (ArgumentError, OperationalError) as exc:
+        raise UsageError(f"cannot open the mirror database {make_url_safe(url)}: {_first_line(exc)}") from exc
+
+
+@app.command("backup")
+def backup_mirror(path: Path = typer.Argument(..., dir_okay=False, help="the backup file to write"),
+                  database_url: str | None = DbOption) -> None:
+    """Write a consistent backup of the mirror (PostgreSQL: pg_dump -Fc; SQLite: a copy of the database)."""
+    url = database_url or Settings().database_url
+    done = _mirror_file_operation(backup.backup, url, path)
+    console.print(f"indexer: backed up {done.checkpoint.describe()} to {path} ({done.bytes:,} bytes in "
+                  f"{done.seconds:.1f} s)")
+
+
+@app.command("restore")
+def restore_mirror(path: Path = typer.Argument(..., dir_okay=False, help="a file written by `indexer backup`"),
+                   database_url: str | None = DbOption) -> None:
+    """Replace the mirror with a backup (stop the indexer first); the indexer then continues from its checkpoint."""
+    url = database_url or Settings().database_url
+    done = _mirror_file_operation(backup.restore, url, path)
+    console.print(f"indexer: restored {done.checkpoint.describe()} into {make_url_safe(url)} in "
+                  f"{done.seconds:.1f} s; the indexer continues from block "
+                  f"{'its deployment block' if done.checkpoint.block_number is None else done.checkpoint.block_number + 1}")
+
+
+def _mirror_file_operation(operation, url: str, path: Path):
+    try:
+        return operation(url, path)
+    except backup.BackupError as exc:
+        raise UsageError(str(exc)) from exc
+    except (ArgumentError, OperationalError) as exc:
+        raise UsageError(f"cannot open the mirror database {make_url_safe(url)}: {_first_line(exc)}") from exc
 
 
 def make_url_safe(url: str) -> str:

@@ -3,7 +3,8 @@
 SQLite files get WAL journaling (readers never wait for the indexer's write transaction), a busy
 timeout, and transactions that hold schema changes too, so a migration is all or nothing; PostgreSQL is
 used as configured. `migrate` runs the migrations in `indexer/migrations` up to the newest, and is what
-every entry point calls first, so a mirror is never read or written with an older schema.
+every indexer command calls first, so a mirror is never written with an older schema; `ledger-api serve`
+only checks it (`require_current_schema`) and refuses to start on a schema that is not the newest.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -62,6 +65,35 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Brings the schema to the newest migration."""
     command.upgrade(alembic_config(engine), "head")
+
+
+class SchemaNotCurrent(Exception):
+    """The mirror's schema is not the one this code reads; the message says which command brings it there."""
+
+
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """The mirror's schema revision (None for a database the indexer never migrated) and the newest one this
+    code knows."""
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    return current, ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def require_current_schema(engine: Engine) -> str:
+    """The mirror's revision when it is the newest this code knows; otherwise SchemaNotCurrent. Readers (the
+    API's replicas) call this instead of `migrate`: only the indexer changes the schema, once, before they start."""
+    current, head = schema_revisions(engine)
+    if current == head:
+        return current
+    if current is None:
+        raise SchemaNotCurrent(f"the mirror database has no ledger schema (this code needs revision {head}): run "
+                               f"`indexer migrate`, or start the indexer, before the API")
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config(engine)).walk_revisions()}
+    if current not in known:
+        raise SchemaNotCurrent(f"the mirror's schema is at revision {current}, newer than this code knows "
+                               f"({head}): upgrade this service to the indexer's version")
+    raise SchemaNotCurrent(f"the mirror's schema is at revision {current}, behind this code's {head}: run "
+                           f"`indexer migrate` first (stop the indexer, migrate, start it, then restart the API)")
 
 
 @contextmanager

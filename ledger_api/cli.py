@@ -82,7 +82,31 @@ def preflight(settings: Settings) -> Keyring:
     if not Rpc(settings.rpc_url, timeout=5).is_up():
         console.print(f"[red]ledger-api:[/] the node at {settings.rpc_url} does not answer (LEDGER_RPC_URL)")
         raise typer.Exit(2)
+    _require_current_schema(settings.database_url)
     return keyring
+
+
+def _require_current_schema(database_url: str) -> None:
+    """Replicas never migrate the mirror: the indexer does, once, before they start (`indexer migrate`)."""
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    from indexer.cli import make_url_safe
+    from indexer.db import SchemaNotCurrent, open_database, require_current_schema
+
+    try:
+        engine = open_database(database_url, pool_size=1)
+        try:
+            require_current_schema(engine)
+        finally:
+            engine.dispose()
+    except SchemaNotCurrent as exc:
+        console.print(f"[red]ledger-api:[/] {exc}")
+        raise typer.Exit(2) from None
+    except (ArgumentError, OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        console.print(f"[red]ledger-api:[/] cannot open the mirror database {make_url_safe(database_url)} "
+                      f"(LEDGER_DATABASE_URL): {reason}")
+        raise typer.Exit(2) from None
 
 
 @keystore.command("new")
