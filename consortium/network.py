@@ -33,7 +33,7 @@ class NetworkSpec:
     settings: ChainSettings
     validators: int = 4
     members: int = 0
-    host: str = "127.0.0.1"
+    hosts: tuple[str, ...] = ("127.0.0.1",)  # one for every node, or one per node in naming order
     base_p2p_port: int = 30303
     base_rpc_port: int = 8545
     allowed_accounts: tuple[str, ...] = ()
@@ -45,6 +45,10 @@ class NetworkSpec:
     def node_count(self) -> int:
         return self.validators + self.members
 
+    def host_of(self, index: int) -> str:
+        """The host of the node at `index` in naming order."""
+        return self.hosts[index] if len(self.hosts) > 1 else self.hosts[0]
+
     def problems(self) -> list[str]:
         """What makes this network impossible, one sentence each (empty when it can be made)."""
         found = list(self.settings.problems())
@@ -52,9 +56,10 @@ class NetworkSpec:
             found.append(f"a QBFT network needs at least 1 validator (got {self.validators}; 4 tolerate one fault)")
         if self.members < 0:
             found.append(f"the number of member nodes cannot be negative (got {self.members})")
-        host_problem = check_host(self.host)
-        if host_problem:
-            found.append(host_problem)
+        found += [problem for problem in map(check_host, self.hosts) if problem]
+        if len(self.hosts) not in (1, self.node_count):
+            found.append(f"give one --host for every node or one per node ({self.node_count}: the validators "
+                         f"by name, then the members); got {len(self.hosts)}")
         for label, base in (("P2P", self.base_p2p_port), ("JSON-RPC", self.base_rpc_port)):
             if not 0 < base or base + max(self.node_count, 1) - 1 > MAX_PORT:
                 found.append(f"the {label} ports {base}..{base + self.node_count - 1} are not all TCP ports")
@@ -89,7 +94,7 @@ def arrange(spec: NetworkSpec, validator_keys: Sequence[bytes], member_keys: Seq
     ordered = sorted(validator_keys, key=lambda key: address_of(key).lower())
     roles = [(VALIDATOR, i + 1, key) for i, key in enumerate(ordered)]
     roles += [(MEMBER, i + 1, key) for i, key in enumerate(member_keys)]
-    placed = tuple(Node(name=f"{role}-{number}", role=role, private_key=key, host=spec.host,
+    placed = tuple(Node(name=f"{role}-{number}", role=role, private_key=key, host=spec.host_of(i),
                         p2p_port=spec.base_p2p_port + i, rpc_port=spec.base_rpc_port + i)
                    for i, (role, number, key) in enumerate(roles))
     return Network(spec, placed)

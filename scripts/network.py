@@ -50,7 +50,9 @@ def new(
     block_period: int = typer.Option(2, help="seconds between blocks (genesis blockperiodseconds)"),
     epoch: int = typer.Option(30_000, help="blocks after which validator votes reset (genesis epochlength)"),
     request_timeout: int = typer.Option(4, help="seconds before a round changes (genesis requesttimeoutseconds)"),
-    host: str = typer.Option("127.0.0.1", help="the IPv4 address every node advertises in its enode URL"),
+    host: list[str] = typer.Option(["127.0.0.1"], help="the IPv4 address a node advertises in its enode URL: "
+                                                         "once for all nodes, or once per node (validators "
+                                                         "by name, then members)"),
     base_p2p_port: int = typer.Option(30303, help="the first node's P2P port; the others count up"),
     base_rpc_port: int = typer.Option(8545, help="the first node's JSON-RPC port; the others count up"),
     allow_account: list[str] = typer.Option([], help="an account allowed to send transactions (repeatable): "
@@ -64,7 +66,7 @@ def new(
     """Writes a new Besu QBFT network into the folder: genesis, node configurations and encrypted keys."""
     settings = ChainSettings(chain_id=chain_id, block_period_seconds=block_period, epoch_length=epoch,
                              request_timeout_seconds=request_timeout)
-    spec = NetworkSpec(settings=settings, validators=validators, members=members, host=host,
+    spec = NetworkSpec(settings=settings, validators=validators, members=members, hosts=tuple(host),
                        base_p2p_port=base_p2p_port, base_rpc_port=base_rpc_port,
                        allowed_accounts=tuple(allow_account), prefunded=tuple(prefund), key_dir=key_dir,
                        timestamp=int(time.time()))

@@ -3,7 +3,7 @@ the genesis names the manifest's validators in order; each keystore opens with i
 manifest's address and enode belong to; the Besu TOML files parse and point at files that are there; every
 permissions file lists all six nodes and the allowed accounts; a second `new` without --force changes nothing,
 with --force it writes new keys; `unlock` writes Besu's key file readable by its owner only; `show` reads it
-all back; and bad input ends in one line, never a traceback.
+all back; bad input ends in one line, never a traceback; and nodes on separate machines each get their own host.
 
 The network is generated once for the module: its keys are encrypted with scrypt at full cost, on purpose.
 """
@@ -23,6 +23,8 @@ from eth_account import Account
 from eth_keys import keys
 
 from consortium import qbft
+from consortium.genesis import ChainSettings
+from consortium.network import NetworkSpec, arrange, network_files
 from consortium.nodes import parse_enode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +220,18 @@ def test_bad_input_ends_in_one_line_and_exit_code_2(tmp_path, args, message):
     assert message in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
     assert not (tmp_path / "fresh").exists()
+
+
+def test_one_host_per_node_puts_each_node_at_its_own_address_in_naming_order():
+    hosts = tuple(f"10.0.0.{i}" for i in range(1, 7))
+    spec = NetworkSpec(settings=ChainSettings(chain_id=1515), validators=4, members=2, hosts=hosts)
+    assert spec.problems() == []
+    arranged = arrange(spec, [bytes([i]) * 32 for i in range(1, 5)], [bytes([9]) * 32, bytes([10]) * 32])
+    assert [(n.name, parse_enode(n.enode).host) for n in arranged.nodes] == list(zip(NAMES, hosts, strict=True))
+    permissions = tomllib.loads(network_files(arranged)["nodes/member-2/permissions_config.toml"])
+    assert [parse_enode(e).host for e in permissions["nodes-allowlist"]] == list(hosts)
+
+
+def test_a_host_count_that_is_neither_one_nor_one_per_node_is_refused():
+    spec = NetworkSpec(settings=ChainSettings(chain_id=1515), validators=4, members=2, hosts=("10.0.0.1", "10.0.0.2"))
+    assert any("one per node (6" in problem for problem in spec.problems())
