@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 
 from indexer.db import open_database
@@ -103,6 +103,8 @@ def read_checkpoint(database_url: str) -> Checkpoint:
 
 
 def _checkpoint(conn) -> Checkpoint:
+    if not inspect(conn).has_table("alembic_version"):
+        raise BackupError("the database holds no ledger mirror (no schema): nothing to back up")
     revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     row = conn.execute(select(sync_state).where(sync_state.c.id == 1)).first()
     if row is None:

@@ -57,7 +57,8 @@ def member(replicas, kind: OrgKind):
 
 
 def signed_nonce(base_url: str, who) -> dict:
-    message = httpx.post(f"{base_url}/v1/auth/nonce", json={"address": who.address}).raise_for_status().json()["message"]
+    answer = httpx.post(f"{base_url}/v1/auth/nonce", json={"address": who.address}).raise_for_status()
+    message = answer.json()["message"]
     return {"message": message, "signature": "0x" + Account.sign_message(encode_defunct(text=message),
                                                                           who.key).signature.hex()}
 

@@ -123,3 +123,9 @@ def test_migrate_names_an_unreachable_database_in_one_line(chain):
     assert answer.returncode == 2
     assert "cannot open the mirror database postgresql+psycopg://nobody:***@127.0.0.1:1/mirror" in answer.stderr
     assert "hunter2" not in answer.stderr and len(answer.stderr.strip().splitlines()) == 1
+
+
+def test_a_backup_of_a_database_without_a_mirror_says_there_is_nothing_to_back_up(chain, database_url, tmp_path):
+    answer = indexer_cli(chain, database_url, "backup", str(tmp_path / "mirror.backup"))
+    assert answer.returncode == 2 and "nothing to back up" in answer.stderr, answer.stderr
+    assert "Traceback" not in answer.stderr and not (tmp_path / "mirror.backup").exists()
