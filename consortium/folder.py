@@ -173,7 +173,7 @@ def unlock(node_dir: Path, to: Path | None = None, password_file: Path | None = 
         private_key = bytes(Account.decrypt(keystore, password))
     except ValueError:
         raise FolderError(f"the password in {password_path} does not open {keystore_path}") from None
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         raise FolderError(f"{keystore_path} is not an Ethereum v3 keystore") from None
     target = to or unlocked_key_path(node_dir)
     if target.is_dir():

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import coincurve
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
@@ -110,12 +111,12 @@ def parse_enode(url: str) -> Enode:
     port = int(match["port"])
     if host_problem or not 0 < port < 65536:
         raise EnodeError(f"{url!r}: {host_problem or f'{port} is not a TCP port'}")
-    public_key = "0x" + match["key"]
     try:
-        keys.PublicKey(bytes.fromhex(match["key"]))
-    except Exception:  # eth-keys raises several kinds for a point that is not on the curve
+        # eth-keys checks only the length; coincurve (libsecp256k1) checks the point is on the curve.
+        coincurve.PublicKey(b"\x04" + bytes.fromhex(match["key"]))
+    except ValueError:
         raise EnodeError(f"{url!r}: the key is not a secp256k1 public key") from None
-    return Enode(public_key, match["host"], port)
+    return Enode("0x" + match["key"], match["host"], port)
 
 
 def check_host(host: str) -> str | None:

@@ -28,7 +28,7 @@ from consortium import qbft  # noqa: E402
 from consortium.folder import FolderError  # noqa: E402
 from consortium.genesis import ChainSettings, validators_of  # noqa: E402
 from consortium.network import GENESIS_FILE, NetworkSpec, arrange  # noqa: E402
-from consortium.nodes import VALIDATOR  # noqa: E402
+from consortium.nodes import VALIDATOR, EnodeError, parse_enode  # noqa: E402
 
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0], pretty_exceptions_enable=False,
                   no_args_is_help=True)
@@ -125,7 +125,8 @@ def unlock(
 
 @app.command()
 def show(network_dir: Path = typer.Argument(..., metavar="DIR", help="a network folder")) -> None:
-    """Prints the network's nodes and enodes, and the validators decoded back from the genesis extraData."""
+    """Prints the network's nodes and enodes, and the validators decoded back from the genesis extraData;
+    exits 1 when the genesis, the enodes and the manifest's addresses disagree."""
     try:
         manifest = network_folder.read_manifest(network_dir)
         genesis = network_folder.read_json(network_dir / GENESIS_FILE, "the network's genesis file")
@@ -142,6 +143,14 @@ def show(network_dir: Path = typer.Argument(..., metavar="DIR", help="a network 
     accounts = manifest.get("accounts_allowlist") or []
     out.print(f"accounts allowed to send transactions: {', '.join(accounts) if accounts else 'none'}",
               highlight=False)
+    for node in manifest["nodes"]:
+        try:
+            enode = parse_enode(node["enode"])
+        except EnodeError as exc:
+            raise fail(f"{node['name']}: {exc}", code=1) from None
+        if enode.address.lower() != node["address"].lower():
+            raise fail(f"{node['name']}: its enode's key belongs to {enode.address}, not to its address "
+                       f"{node['address']}", code=1)
     listed = tuple(n["address"] for n in manifest["nodes"] if n["role"] == VALIDATOR)
     if tuple(a.lower() for a in listed) != tuple(a.lower() for a in from_genesis):
         raise fail("the genesis extraData does not name the manifest's validators in the manifest's order; "

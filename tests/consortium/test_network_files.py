@@ -25,7 +25,7 @@ from eth_keys import keys
 from consortium import qbft
 from consortium.genesis import ChainSettings
 from consortium.network import NetworkSpec, arrange, network_files
-from consortium.nodes import parse_enode
+from consortium.nodes import EnodeError, parse_enode
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = ["0xFE3B557E8Fb62b89F4916B721be55cEb828dBd73", "0x627306090abaB3A6e1400e9345bC60c78a8BEf57"]
@@ -235,3 +235,14 @@ def test_one_host_per_node_puts_each_node_at_its_own_address_in_naming_order():
 def test_a_host_count_that_is_neither_one_nor_one_per_node_is_refused():
     spec = NetworkSpec(settings=ChainSettings(chain_id=1515), validators=4, members=2, hosts=("10.0.0.1", "10.0.0.2"))
     assert any("one per node (6" in problem for problem in spec.problems())
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("enode://" + "01" * 64 + "@127.0.0.1:30303", "not a secp256k1 public key"),
+    ("enode://" + "ab" * 64 + "@10.0.0.1:99999", "99999 is not a TCP port"),
+    ("enode://" + "ab" * 64 + "@node.example:30303", "not an IPv4 address"),
+    ("enode://abc@1.2.3.4:30303", "is not an enode URL"),
+])
+def test_an_enode_that_besu_could_not_dial_is_refused_naming_why(url, problem):
+    with pytest.raises(EnodeError, match=problem):
+        parse_enode(url)
