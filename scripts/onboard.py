@@ -10,7 +10,9 @@ Records name each other by organisation code. The whole file is checked against 
 is already on chain before the first transaction, and every problem is reported at once with the record
 and field it is about. What already exists (same organisation code, same location name in the same
 organisation, same account organisation and roles) is skipped, so running a file twice sends nothing the
-second time. Parsing, validation and planning are pure functions; only `read_on_chain`, `apply_plan` and
+second time. An account record with `active: false` (YAML) or `false` in an `active` column (CSV) asks for
+the account to be deactivated: a `deactivateAccount` is planned when it is active on chain, nothing when it
+is already inactive or unknown. Parsing, validation and planning are pure functions; only `read_on_chain`, `apply_plan` and
 `main` touch the chain.
 """
 
@@ -57,7 +59,7 @@ PARENT_KIND = {"region": "brand", "warehouse": "brand", "distributor": "region",
 
 ORGANISATION_FIELDS = {"code": True, "kind": True, "name": True, "parent": False, "price_tier": False}
 LOCATION_FIELDS = {"org": True, "name": True, "gln": False}
-ACCOUNT_FIELDS = {"org": True, "name": True, "roles": True, "address": False, "dev_account": False}
+ACCOUNT_FIELDS = {"org": True, "name": True, "roles": True, "address": False, "dev_account": False, "active": False}
 RECORD_FIELDS = {"organisation": ORGANISATION_FIELDS, "location": LOCATION_FIELDS, "account": ACCOUNT_FIELDS}
 SECTIONS = {"organisations": "organisation", "locations": "location", "accounts": "account"}
 LOG_CHUNK_BLOCKS = 50_000
@@ -100,6 +102,7 @@ class AccountRecord:
     roles: tuple[str, ...]
     address: str | None = None
     dev_account: int | None = None
+    active: bool = True  # false: deactivate the account
 
 
 @dataclass
@@ -277,6 +280,15 @@ def _gln(value: Any) -> tuple[Any, str | None]:
     return _text(value)
 
 
+def _boolean(value: Any) -> tuple[Any, str | None]:
+    # YAML gives a boolean; a CSV cell gives text.
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+        return value.strip().lower() in ("true", "yes"), None
+    if isinstance(value, bool):
+        return value, None
+    return value, f"must be true or false, got {value!r}"
+
+
 def _roles(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, str):
         value = value.split(";")
@@ -296,6 +308,7 @@ _CONVERTERS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "address": _text,
     "dev_account": lambda v: _integer(v, 0, 10**6),
     "roles": _roles,
+    "active": _boolean,
 }
 
 
@@ -383,21 +396,30 @@ class AccountGrant:
     replaces: ChainAccount | None = None
 
 
+@dataclass(frozen=True)
+class AccountDeactivation:
+    record: AccountRecord
+    address: str
+    current: ChainAccount
+
+
 @dataclass
 class Plan:
     """The transactions to send, in order, and what was found to exist already. Organisations come
-    parents first; locations and accounts name organisations by code, resolved as they are created."""
+    parents first; locations and accounts name organisations by code, resolved as they are created;
+    deactivations come last."""
 
     organisations: list[OrganisationRecord] = field(default_factory=list)
     locations: list[LocationRecord] = field(default_factory=list)
     accounts: list[AccountGrant] = field(default_factory=list)
+    deactivations: list[AccountDeactivation] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=lambda: {"organisations": 0, "locations": 0, "accounts": 0})
     notes: list[str] = field(default_factory=list)
     org_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def transactions(self) -> int:
-        return len(self.organisations) + len(self.locations) + len(self.accounts)
+        return len(self.organisations) + len(self.locations) + len(self.accounts) + len(self.deactivations)
 
 
 def resolve_address(record: AccountRecord, dev_accounts: Sequence[str] | None) -> tuple[str | None, str | None]:
@@ -528,7 +550,10 @@ def plan_onboarding(members: Members, chain: OnChain, *, signer: str,
         if kind is None:
             found.append(f"{rec.where}: org: {_unknown_code(rec.org)}")
         found.extend(_roles_problems(rec, kind))
-        if address and address == to_checksum_address(signer) and (rec.org != BRAND or "admin" not in rec.roles):
+        if address and address == to_checksum_address(signer) and not rec.active:
+            found.append(f"{rec.where}: active: {address} signs this onboarding as brand admin and cannot "
+                         "deactivate itself")
+        elif address and address == to_checksum_address(signer) and (rec.org != BRAND or "admin" not in rec.roles):
             found.append(f"{rec.where}: roles: {address} signs this onboarding as brand admin and cannot take away "
                          "its own admin role")
         problems.extend(found)
@@ -537,7 +562,12 @@ def plan_onboarding(members: Members, chain: OnChain, *, signer: str,
         mask = roles_mask(rec.roles)
         current = chain.accounts.get(address)
         org_id = plan.org_ids.get(rec.org)
-        if current is None or (current.org == 0 and not current.active):
+        if not rec.active:
+            if current is not None and current.active:
+                plan.deactivations.append(AccountDeactivation(rec, address, current))
+            else:
+                plan.skipped["accounts"] += 1
+        elif current is None or (current.org == 0 and not current.active):
             plan.accounts.append(AccountGrant(rec, address, mask))
         elif not current.active:
             plan.skipped["accounts"] += 1
@@ -626,11 +656,13 @@ class Summary:
     created: dict[str, int]
     skipped: dict[str, int]
     updated: int = 0
+    deactivated: int = 0
 
     def __str__(self) -> str:
+        deactivated = f", {self.deactivated} deactivated" if self.deactivated else ""
         return (f"organisations {self.created['organisations']} created, {self.skipped['organisations']} skipped; "
                 f"locations {self.created['locations']} created, {self.skipped['locations']} skipped; "
-                f"accounts {self.created['accounts']} created, {self.updated} updated, "
+                f"accounts {self.created['accounts']} created, {self.updated} updated{deactivated}, "
                 f"{self.skipped['accounts']} skipped")
 
 
@@ -679,12 +711,17 @@ def apply_plan(plan: Plan, membership, signer, out: Callable[[str], None] = prin
         verb = "now holds" if grant.replaces else "holds"
         out(f"accounts {i}/{n}  {grant.address} ({grant.record.name}) {verb} "
             f"{'+'.join(role_names(grant.roles))} in {grant.record.org}")
+    n = len(plan.deactivations)
+    for i, off in enumerate(plan.deactivations, start=1):
+        membership.deactivateAccount(off.address, tx)
+        out(f"deactivations {i}/{n}  {off.address} ({off.record.name}) is deactivated")
     updated = sum(1 for g in plan.accounts if g.replaces)
     return Summary(
         created={"organisations": len(plan.organisations), "locations": len(plan.locations),
                  "accounts": len(plan.accounts) - updated},
         skipped=dict(plan.skipped),
         updated=updated,
+        deactivated=len(plan.deactivations),
     )
 
 
@@ -696,6 +733,7 @@ def describe(plan: Plan) -> list[str]:
               for r in plan.locations]
     lines += [f"{'update' if g.replaces else 'grant'} {g.address} ({g.record.name}): "
               f"{'+'.join(role_names(g.roles))} in {g.record.org}" for g in plan.accounts]
+    lines += [f"deactivate {d.address} ({d.record.name}) in {d.record.org}" for d in plan.deactivations]
     return lines
 
 

@@ -65,7 +65,8 @@ def problems_of(doc: dict, **kwargs) -> list[str]:
 def as_csv(members: onboard.Members) -> str:
     """The members file as CSV: one row per record, roles joined by `;`."""
     out = io.StringIO()
-    columns = ["record", "code", "kind", "name", "parent", "price_tier", "org", "gln", "address", "dev_account", "roles"]
+    columns = ["record", "code", "kind", "name", "parent", "price_tier", "org", "gln", "address", "dev_account", "roles",
+               "active"]
     writer = csv.DictWriter(out, columns)
     writer.writeheader()
     for kind, records in (("organisation", members.organisations), ("location", members.locations),
@@ -345,6 +346,44 @@ def test_an_account_with_other_roles_on_chain_is_updated_and_a_deactivated_one_l
                           "(reactivating an account is a deliberate act, not an onboarding)"]
 
 
+def test_an_account_marked_inactive_is_deactivated_only_when_it_is_active_on_chain():
+    chain = on_chain_after(small_network())
+    chain.accounts[DEV[3]] = onboard.ChainAccount(6, ROLE.DISPATCHER, False)
+    doc = small_network()
+    doc["accounts"][1]["active"] = False  # active on chain: deactivated
+    doc["accounts"][2]["active"] = False  # already inactive: nothing
+    doc["accounts"].append({"dev_account": 4, "org": "D-HZ", "roles": ["receiver"], "name": "Never joined",
+                            "active": False})  # not on chain: nothing
+
+    plan = plan_of(doc, chain=chain)
+
+    assert [(d.address, d.record.name) for d in plan.deactivations] == [(DEV[2], "Hangzhou staff")]
+    assert plan.accounts == [] and plan.transactions == 1 and not plan.notes
+    assert plan.skipped["accounts"] == 3
+    assert onboard.describe(plan) == [f"deactivate {DEV[2]} (Hangzhou staff) in D-HZ"]
+    assert plan_of(doc).deactivations == []  # a fresh ledger: nothing to deactivate, the others granted
+    assert [g.address for g in plan_of(doc).accounts] == [DEV[1]]
+
+
+def test_a_csv_active_column_reads_as_the_yaml_flag_and_anything_but_true_or_false_is_refused():
+    members = onboard.parse_csv("record,org,name,roles,dev_account,active\n"
+                                "account,D-HZ,Hangzhou staff,purchaser,2,false\n"
+                                "account,D-HZ,Hangzhou buyer,purchaser,3,TRUE\n"
+                                "account,D-HZ,Hangzhou clerk,receiver,4,\n")
+    assert [a.active for a in members.accounts] == [False, True, True]
+    with pytest.raises(onboard.InvalidMembers) as refused:
+        onboard.parse_csv("record,org,name,roles,dev_account,active\naccount,D-HZ,Staff,purchaser,2,maybe\n")
+    assert refused.value.problems == ["line 2 (account Staff): active: must be true or false, got 'maybe'"]
+
+
+def test_the_signing_admin_cannot_deactivate_itself():
+    doc = small_network()
+    doc["accounts"].append({"dev_account": 0, "org": "brand", "roles": ["admin"], "name": "Admin", "active": False})
+
+    assert problems_of(doc) == [f"accounts[3] (account Admin): active: {SIGNER} signs this onboarding as brand "
+                                "admin and cannot deactivate itself"]
+
+
 def test_a_code_on_chain_with_another_kind_or_a_gln_taken_on_chain_is_refused():
     chain = on_chain_after(small_network())
     doc = small_network()
@@ -424,6 +463,32 @@ def test_onboarding_the_demo_file_registers_exactly_its_records_and_a_second_run
     assert (web3.eth.block_number, admin.nonce) == (block, nonce)
     assert again.created == {"organisations": 0, "locations": 0, "accounts": 0}
     assert again.skipped == {"organisations": 20, "locations": 14, "accounts": 19}
+
+
+def test_an_account_marked_inactive_is_deactivated_on_chain_once(ledger):
+    membership, admin = ledger["membership"], accounts[0]
+    dev_accounts = [a.address for a in accounts]
+    doc = small_network()
+    members = onboard.parse_yaml(yaml.safe_dump(doc))
+    onboard.onboard(members, membership, admin, start_block=ledger["start_block"], dev_accounts=dev_accounts,
+                    out=lambda line: None)
+    assert tuple(membership.accounts(accounts[2]))[2] is True
+    doc["accounts"][1]["active"] = False
+    lines = []
+
+    summary = onboard.onboard(onboard.parse_yaml(yaml.safe_dump(doc)), membership, admin,
+                              start_block=ledger["start_block"], dev_accounts=dev_accounts, out=lines.append)
+
+    assert tuple(membership.accounts(accounts[2]))[2] is False
+    assert tuple(membership.accounts(accounts[3]))[2] is True
+    assert summary.deactivated == 1
+    assert f"deactivations 1/1  {accounts[2].address} (Hangzhou staff) is deactivated" in lines
+    assert lines[-1] == ("onboard: organisations 0 created, 5 skipped; locations 0 created, 3 skipped; "
+                         "accounts 0 created, 0 updated, 1 deactivated, 2 skipped")
+    block = web3.eth.block_number
+    again = onboard.onboard(onboard.parse_yaml(yaml.safe_dump(doc)), membership, admin,
+                            start_block=ledger["start_block"], dev_accounts=dev_accounts, out=lines.append)
+    assert web3.eth.block_number == block and again.deactivated == 0 and again.skipped["accounts"] == 3
 
 
 def test_the_planner_allows_exactly_the_roles_membership_accepts_for_each_kind(ledger):
