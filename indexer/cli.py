@@ -31,11 +31,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from indexer.contracts import DeploymentError, load_artifacts, load_deployment
+from indexer.contracts import DeploymentError, deployment_path, load_artifacts, load_deployment
 from indexer import backup
 from indexer.db import migrate, open_database, schema_revisions
-from indexer.decode import EventDecoder
-from indexer.follower import Follower
+from indexer.follower import DeploymentFile, Follower
 from indexer.metrics import Metrics
 from indexer.rpc import NodeClient, NodeUnavailable, RpcError
 from indexer.settings import Settings
@@ -53,7 +52,7 @@ class UsageError(Exception):
 def build_follower(settings: Settings, database_url: str | None = None, node_attempts: int | None = None) -> Follower:
     """The follower of `settings`' deployment into `database_url` (default: the settings' mirror). With
     `node_attempts`, calls to the node give up after that many tries instead of waiting for it."""
-    deployment = load_deployment(settings.network, settings.deployments_dir)
+    deployment = load_deployment(settings.network, settings.deployments_dir)  # a missing file is named here
     node = NodeClient(settings.rpc_url, timeout=settings.rpc_timeout, max_attempts=node_attempts)
     chain_id = node.chain_id()
     if chain_id != deployment.chain_id:
@@ -62,10 +61,10 @@ def build_follower(settings: Settings, database_url: str | None = None, node_att
             f"chain id {deployment.chain_id}: point LEDGER_RPC_URL at that chain's node"
         )
     artifacts = load_artifacts()
-    decoder = EventDecoder(
-        {name: artifacts[name].abi for name in deployment.contracts},
-        {name: entry["address"] for name, entry in deployment.contracts.items()},
-    )
+    # Current contracts decode with this checkout's ABIs, retired ones with the events their entries record;
+    # `follow` rereads the file when it changes.
+    deployment_file = DeploymentFile.read(deployment_path(settings.network, settings.deployments_dir),
+                                          {name: artifacts[name].abi for name in deployment.contracts})
     url = database_url or settings.database_url
     try:
         engine = open_database(url)
@@ -73,8 +72,9 @@ def build_follower(settings: Settings, database_url: str | None = None, node_att
     except (ArgumentError, OperationalError) as exc:
         raise UsageError(f"cannot open the mirror database {make_url_safe(url)}: {_first_line(exc)}") from exc
     mirror = Mirror(engine, settings.network, chain_id)
-    return Follower(node, mirror, decoder, deployment.start_block, confirmations=settings.confirmations,
-                    reorg_window=settings.reorg_window, max_span=settings.max_block_span)
+    return Follower(node, mirror, deployment_file.decoder(), deployment.start_block,
+                    confirmations=settings.confirmations, reorg_window=settings.reorg_window,
+                    max_span=settings.max_block_span, deployment_file=deployment_file)
 
 
 def _settings(rpc_url: str | None, database_url: str | None, network: str | None) -> Settings:
@@ -102,6 +102,7 @@ def run(rpc_url: str | None = RpcOption, database_url: str | None = DbOption, ne
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
     follower.on_progress = metrics.record
+    follower.catch_up_on_successors()
     done = follower.checkpoint()
     console.print(f"indexer: following {settings.network} at {settings.rpc_url} from block {done.block_number + 1}")
     follower.follow(settings.poll_interval, should_stop=lambda: bool(stopping))
@@ -119,6 +120,7 @@ def backfill(from_block: int | None = typer.Option(
     """Read the chain up to a block with a progress bar, then stop."""
     settings = _settings(rpc_url, database_url, network)
     follower = build_follower(settings)
+    follower.catch_up_on_successors()
     start = follower.checkpoint().block_number
     head = follower.node.block_number()
     end = to if to is not None else head - settings.confirmations

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
+from dataclasses import replace as copy_with
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,13 @@ DEFAULT_CACHE = PROJECT_ROOT / ".data" / "compile-cache"
 # Relative on purpose: brownie scripts run from the project root, and tests point it at a scratch folder
 # by changing directory.
 DEPLOYMENTS = Path("deployments")
+
+
+def script_deployments() -> Path:
+    """Where the brownie scripts (deploy, onboard, upgrade) read and write deployment files:
+    `LEDGER_DEPLOYMENTS_DIR`, the variable the settings object reads for the indexer and the API (the brownie
+    venv has no pydantic-settings to read it with), else `deployments/` under the project root they run in."""
+    return Path(os.environ.get("LEDGER_DEPLOYMENTS_DIR") or DEPLOYMENTS)
 
 # What brownie asks solc for (brownie.project.compiler.STANDARD_JSON). Output selection is not part of the
 # contract metadata, but keeping it equal keeps the two compile steps interchangeable.
@@ -67,12 +76,20 @@ class Artifact:
 
 @dataclass
 class Deployment:
-    """`deployments/<network>.json`: where the ledger lives on one chain and from which block to read it."""
+    """`deployments/<network>.json`: where the ledger lives on one chain and from which block to read it.
+
+    It is also the registry of the ledger's current contracts and their history. Each entry of `contracts`
+    holds the current `address` and `abi_hash`; an entry that replaced an earlier contract also holds
+    `since_block`, the block it was deployed in. A replaced contract moves to `retired` (see `replace`) with
+    what decodes its logs ever after, since its source may be gone from the checkout:
+    `{"name", "address", "version", "from_block", "to_block", "abi_hash", "events"}`.
+    """
 
     network: str
     chain_id: int
     start_block: int
-    contracts: dict[str, dict[str, str]] = field(default_factory=dict)
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    retired: list[dict[str, Any]] = field(default_factory=list)
 
     def address(self, contract: str) -> str:
         try:
@@ -81,6 +98,39 @@ class Deployment:
             raise KeyError(
                 f"deployment '{self.network}' has no contract '{contract}' (it has {', '.join(self.contracts)})"
             ) from None
+
+    def since_block(self, contract: str) -> int:
+        """The first block of the current `contract`: where it replaced its predecessor, or the deployment's."""
+        return self.contracts[contract].get("since_block", self.start_block)
+
+    def listed(self) -> dict[str, int]:
+        """Every address whose logs are the ledger's, current and retired (lower case), with the first block
+        it was current in."""
+        addresses = {entry["address"].lower(): entry["from_block"] for entry in self.retired}
+        addresses.update({entry["address"].lower(): self.since_block(name) for name, entry in self.contracts.items()})
+        return addresses
+
+    def replace(self, name: str, new_address: str, abi_hash: str, since_block: int,
+                retired_abi_events: list[dict[str, Any]], version: str) -> Deployment:
+        """This deployment with contract `name` replaced by the one at `new_address`, deployed in block
+        `since_block` with ABI hash `abi_hash`; the replaced contract (of VERSION `version`, whose events
+        `retired_abi_events` describe) is listed as retired, current from its first block to the block
+        before `since_block`. Pure: the deployment itself is left as it was."""
+        if name not in self.contracts:
+            raise DeploymentError(f"deployment '{self.network}' has no contract '{name}' to replace")
+        current = self.contracts[name]
+        first = self.since_block(name)
+        if new_address.lower() in self.listed():
+            raise DeploymentError(f"{new_address} is already listed in deployment '{self.network}'")
+        if since_block <= first:
+            raise DeploymentError(
+                f"{name}'s successor must be deployed after block {first}, where {current['address']} became "
+                f"current (got block {since_block})")
+        events = [item for item in retired_abi_events if item.get("type") == "event"]
+        retired = {"name": name, "address": current["address"], "version": version, "from_block": first,
+                   "to_block": since_block - 1, "abi_hash": current["abi_hash"], "events": events}
+        successor = {"address": new_address, "abi_hash": abi_hash, "since_block": since_block}
+        return copy_with(self, contracts={**self.contracts, name: successor}, retired=[*self.retired, retired])
 
 
 def compiler_settings(config_path: Path = PROJECT_ROOT / "brownie-config.yaml") -> CompilerSettings:
@@ -179,6 +229,12 @@ def load_deployment(network: str, directory: Path = DEPLOYMENTS) -> Deployment:
             f"no deployment for network '{network}': {path} is missing "
             f"(deploy with `./dev brownie run scripts/deploy.py --network {network}`)"
         )
+    return read_deployment(path)
+
+
+def read_deployment(path: Path) -> Deployment:
+    """The deployment in the file at `path`. Files written before contracts could be replaced have no
+    `retired` list and read as having retired nothing."""
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -186,7 +242,8 @@ def load_deployment(network: str, directory: Path = DEPLOYMENTS) -> Deployment:
     missing = {"network", "chain_id", "start_block", "contracts"} - (data.keys() if isinstance(data, dict) else set())
     if missing:
         raise DeploymentError(f"{path}: not a deployment file, missing {', '.join(sorted(missing))}")
-    return Deployment(**{k: data[k] for k in ("network", "chain_id", "start_block", "contracts")})
+    return Deployment(**{k: data[k] for k in ("network", "chain_id", "start_block", "contracts")},
+                      retired=data.get("retired", []))
 
 
 def _canonical(value: Any) -> str:

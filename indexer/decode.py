@@ -13,7 +13,7 @@ one whose data does not decode, gives `None`: the caller stores it raw and count
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from eth_abi.exceptions import DecodingError
 from eth_abi.grammar import parse
@@ -21,6 +21,7 @@ from eth_abi.registry import registry
 from eth_abi.decoding import ContextFramesBytesIO
 from eth_utils import keccak
 
+from indexer.contracts import Deployment
 from indexer.projections import LedgerEvent
 
 
@@ -244,12 +245,25 @@ def event_specs(contract: str, abi: list[dict[str, Any]]) -> dict[str, EventSpec
 
 
 class EventDecoder:
-    """Decodes the logs of the deployed ledger contracts."""
+    """Decodes the logs of the deployed ledger contracts, and of retired ones: `retired` lists
+    (contract, address, event ABI) of contracts that were replaced, whose logs stay the ledger's history."""
 
-    def __init__(self, abis: dict[str, list[dict[str, Any]]], addresses: dict[str, str]):
+    def __init__(self, abis: dict[str, list[dict[str, Any]]], addresses: dict[str, str],
+                 retired: Iterable[tuple[str, str, list[dict[str, Any]]]] = ()):
         self.by_address: dict[str, dict[str, EventSpec]] = {
-            address.lower(): event_specs(contract, abis[contract]) for contract, address in addresses.items()
+            address.lower(): event_specs(contract, events) for contract, address, events in retired
         }
+        self.by_address.update({
+            address.lower(): event_specs(contract, abis[contract]) for contract, address in addresses.items()
+        })
+
+    @classmethod
+    def of_deployment(cls, deployment: Deployment, abis: dict[str, list[dict[str, Any]]]) -> EventDecoder:
+        """The decoder of every address `deployment` lists: current contracts with the compiled `abis`,
+        retired ones with the event ABI recorded for them."""
+        return cls({name: abis[name] for name in deployment.contracts},
+                   {name: entry["address"] for name, entry in deployment.contracts.items()},
+                   [(entry["name"], entry["address"], entry["events"]) for entry in deployment.retired])
 
     @property
     def addresses(self) -> list[str]:

@@ -10,19 +10,30 @@ still has and rolls the mirror back to it. Blocks far behind the head (deeper th
 read with only the headers that carry logs, and the next such range is read in a background thread while
 the current one is decoded and written, which is what makes a backfill fast; blocks near the head are
 read header by header, after the previous range is applied, and journaled, so any of them can be undone.
+
+The addresses come from the deployment file, which a running follower rereads when its content changes:
+when a contract was replaced (docs/upgrades.md), the successor's address joins the retired one's, and if
+the mirror is already past the successor's first block, it is rolled back to just before the first of the
+successor's logs it lacks and the blocks are read again, so no log of the new contract is ever skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
+from sqlalchemy import select
+
+from indexer.contracts import Deployment, DeploymentError, read_deployment
 from indexer.decode import EventDecoder
 from indexer.projections import LedgerEvent
 from indexer.rpc import NodeClient, RangeTooLarge
+from indexer.schema import raw_events
 from indexer.store import REBUILD, BlockHeader, Checkpoint, DeepReorg, Mirror
 
 log = logging.getLogger("indexer.follower")
@@ -42,6 +53,41 @@ class Progress:
     seconds: float
 
 
+class ContractBeyondJournal(DeepReorg):
+    """A newly listed contract has logs in blocks older than the mirror can undo: only a rebuild reads them."""
+
+
+@dataclass
+class DeploymentFile:
+    """The deployment file a follower follows, and the compiled ABIs of the current contracts. `changed()`
+    rereads it only when its content hash moved, so checking it at every poll costs one small file read."""
+
+    path: Path
+    abis: dict[str, list[dict[str, Any]]]
+    deployment: Deployment
+    digest: str = ""
+
+    @classmethod
+    def read(cls, path: Path, abis: dict[str, list[dict[str, Any]]]) -> DeploymentFile:
+        content = path.read_bytes()
+        return cls(path, abis, read_deployment(path), hashlib.sha256(content).hexdigest())
+
+    def decoder(self) -> EventDecoder:
+        return EventDecoder.of_deployment(self.deployment, self.abis)
+
+    def changed(self) -> Deployment | None:
+        """The deployment as the file now says, if that changed since the last read; else None."""
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        if digest == self.digest:
+            return None
+        deployment = read_deployment(self.path)
+        if deployment.chain_id != self.deployment.chain_id:
+            raise DeploymentError(f"{self.path} now names chain id {deployment.chain_id}, not "
+                                  f"{self.deployment.chain_id}: a follower stays on the chain it started on")
+        self.deployment, self.digest = deployment, digest
+        return deployment
+
+
 @dataclass
 class Follower:
     node: NodeClient
@@ -55,6 +101,7 @@ class Follower:
     on_progress: Callable[[Progress], None] = field(default=lambda p: None)
     read_ahead: bool = True
     head: int = 0
+    deployment_file: DeploymentFile | None = None
 
     def __post_init__(self) -> None:
         # max_span bounds every range, the first one too.
@@ -178,10 +225,90 @@ class Follower:
         log.warning("reorg: blocks after %d were replaced; rolled the mirror back (%d rows restored)",
                     ancestor, restored)
 
+    # ------------------------------------------------------------------ contracts replaced
+
+    def catch_up_on_successors(self) -> None:
+        """Before reading on: reads again from where the mirror lacks logs of a contract that replaced an
+        earlier one (a mirror built while the deployment file did not list it yet)."""
+        if self.deployment_file is not None:
+            deployment = self.deployment_file.deployment
+            self.catch_up({address: first for address, first in deployment.listed().items()
+                           if first > deployment.start_block})
+
+    def reload_deployment(self) -> None:
+        """Takes the deployment file's addresses if the file changed: new addresses are followed from now on,
+        and their logs in blocks already mirrored are read again (`catch_up`)."""
+        if self.deployment_file is None:
+            return
+        try:
+            deployment = self.deployment_file.changed()
+        except (OSError, DeploymentError) as exc:
+            # A file being edited by hand may not parse for a moment: keep following what was listed.
+            log.warning("the deployment file cannot be read (%s); following the addresses listed before", exc)
+            return
+        if deployment is None:
+            return
+        known = set(self.decoder.addresses)
+        added = {address: first for address, first in deployment.listed().items() if address not in known}
+        self._drop_read_ahead()
+        self.decoder = self.deployment_file.decoder()
+        log.info("deployment file changed: following %d addresses%s", len(self.decoder.addresses),
+                 f", new: {', '.join(added)}" if added else "")
+        self.catch_up(added)
+
+    def catch_up(self, first_blocks: dict[str, int]) -> None:
+        """Makes the mirror hold every log of the given addresses (address -> first block it can have logs
+        in) up to its checkpoint: if it lacks some, it is rolled back to the block before the first of them
+        (with the undo journal, as for a reorg), and the next steps read those blocks again."""
+        done = self.checkpoint().block_number
+        lacking = {}
+        for address, first in first_blocks.items():
+            if first <= done and (block := self._first_unmirrored_log(address, first, done)) is not None:
+                lacking[address] = block
+        if not lacking:
+            return
+        address, block = min(lacking.items(), key=lambda item: item[1])
+        try:
+            restored = self.mirror.rollback_to(block - 1)
+        except DeepReorg as exc:
+            raise ContractBeyondJournal(
+                f"the deployment lists {address}, whose logs from block {block} on the mirror lacks, but the mirror "
+                f"(at block {done}) can only undo the last blocks within LEDGER_REORG_WINDOW: rebuild it with "
+                f"`indexer backfill` into an empty database (a new LEDGER_DATABASE_URL)") from exc
+        log.warning("the mirror lacked logs of %s from block %d: rolled back to block %d (%d rows restored) to "
+                    "read them", address, block, block - 1, restored)
+
+    def _first_unmirrored_log(self, address: str, first: int, last: int) -> int | None:
+        """The first block in [first, last] with a log of `address` that the mirror does not hold."""
+        for start in range(first, last + 1, self.max_span):
+            end = min(last, start + self.max_span - 1)
+            logs = self.node.logs(start, end, [address])
+            if not logs:
+                continue
+            with self.mirror.engine.connect() as conn:
+                held = set(conn.execute(select(raw_events.c.block_number, raw_events.c.log_index).where(
+                    raw_events.c.address == address.lower(), raw_events.c.block_number.between(start, end))).all())
+            missing = [int(entry["blockNumber"], 16) for entry in logs
+                       if (int(entry["blockNumber"], 16), int(entry["logIndex"], 16)) not in held]
+            if missing:
+                return min(missing)
+        return None
+
+    def _drop_read_ahead(self) -> None:
+        # A range read ahead asked for the old list of addresses; wait for its thread to end, so its node
+        # client is free, and read again.
+        if self._ahead is not None:
+            self._ahead.take(-1, -1)
+            self._ahead = None
+
+    # ------------------------------------------------------------------ following
+
     def follow(self, poll_interval: float, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Follows the head until `should_stop()`, forgetting undo entries the chain can no longer need."""
+        """Follows the head until `should_stop()`, forgetting undo entries the chain can no longer need, and
+        taking the deployment file's addresses whenever it changes."""
         pruned_below = -1
         while not should_stop():
+            self.reload_deployment()
             progress = self.step()
             if progress is None:
                 # Caught up: report it, so lag and checkpoint gauges are current even when nothing happens.

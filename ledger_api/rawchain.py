@@ -45,6 +45,7 @@ GAS_PRICE = 1_000_000_000  # 1 gwei; with anvil's base fee at 0 this only orders
 FUNDING_WEI = 10**24
 ERROR_STRING = bytes.fromhex("08c379a0")  # the selector of Error(string), a require's message
 PANIC = bytes.fromhex("4e487b71")  # the selector of Panic(uint256), a failed assert or an overflow
+ZERO_ADDRESS = "0x" + "00" * 20  # Anchors' predecessor on a new ledger
 
 
 class RpcError(RuntimeError):
@@ -471,8 +472,8 @@ class LedgerWriter:
                   for name, args in plan]
         wiring = self.codec.encode_call("Orders", "setInventory", [inventory])
         signed.append(self.signer.sign(admin, bytes.fromhex(orders[2:]), wiring, CALL_GAS, GAS_PRICE))
-        signed.append(self.signer.sign(admin, b"", self.codec.encode_deploy("Anchors", [membership]), DEPLOY_GAS,
-                                       GAS_PRICE))
+        signed.append(self.signer.sign(admin, b"", self.codec.encode_deploy("Anchors", [membership, ZERO_ADDRESS]),
+                                       DEPLOY_GAS, GAS_PRICE))
         result = self._send_and_mine(None, signed, None)
         addresses = {"Membership": membership, "Catalog": catalog, "Orders": orders, "Inventory": inventory,
                      "Anchors": anchors}

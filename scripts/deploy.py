@@ -6,7 +6,8 @@ that chain with this checkout's ABIs (the demo uses it to reuse a persisted chai
 brand's first admin. On brownie's development network and on the local anvil (`anvil-local`) the
 deployer is the node's first unlocked account; on any other network it is the key in the
 `LEDGER_DEPLOYER_KEY` environment variable. The deployment file records the chain id, each contract's
-address and ABI hash, and the block the deployment started in, which is where the indexer begins.
+address and ABI hash, and the block the deployment started in, which is where the indexer begins. It is
+written to `LEDGER_DEPLOYMENTS_DIR` when that is set, as the indexer and the API read it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import os
 import sys
 from pathlib import Path
 
-from brownie import Anchors, Catalog, Inventory, Membership, Orders, accounts, network, web3
+from brownie import ZERO_ADDRESS, Anchors, Catalog, Inventory, Membership, Orders, accounts, network, web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from indexer.contracts import Deployment, abi_hash, load_deployment, write_deployment  # noqa: E402
+from indexer.contracts import Deployment, abi_hash, load_deployment, script_deployments, write_deployment  # noqa: E402
 
 LOCAL_NETWORKS = {"development", "anvil-local"}
 BRAND_NAME = os.environ.get("LEDGER_BRAND_NAME", "Guizhou Baijiu Co.")
@@ -36,7 +37,8 @@ def deploy_ledger(admin, brand_name: str = BRAND_NAME) -> dict:
     orders = Orders.deploy(membership, catalog, tx)
     inventory = Inventory.deploy(membership, catalog, orders, tx)
     orders.setInventory(inventory, tx)
-    anchors = Anchors.deploy(membership, tx)
+    # A new ledger's Anchors succeeds no earlier one (scripts/upgrade.py deploys successors).
+    anchors = Anchors.deploy(membership, ZERO_ADDRESS, tx)
     return {
         "membership": membership,
         "catalog": catalog,
@@ -72,7 +74,7 @@ def main() -> None:
         start_block=deployed["start_block"],
         contracts={cname: {"address": c.address, "abi_hash": abi_hash(c.abi)} for cname, c in contracts.items()},
     )
-    path = write_deployment(deployment)
+    path = write_deployment(deployment, script_deployments())
     for cname, c in contracts.items():
         print(f"deploy: {cname:<10} {c.address}")
     print(f"deploy: wrote {path}")
@@ -83,7 +85,7 @@ def ensure() -> None:
     from the same ABIs as this checkout."""
     name = network.show_active()
     try:
-        recorded = load_deployment(name)
+        recorded = load_deployment(name, script_deployments())
     except FileNotFoundError:
         return main()
     current = {"Membership": Membership, "Catalog": Catalog, "Orders": Orders, "Inventory": Inventory,
@@ -96,9 +98,9 @@ def ensure() -> None:
         or len(web3.eth.get_code(recorded.contracts[cname]["address"])) == 0
     ]
     if recorded.chain_id == web3.eth.chain_id and not stale:
-        print(f"deploy: the ledger in deployments/{name}.json is live on this chain; nothing to deploy")
+        print(f"deploy: the ledger in {script_deployments() / name}.json is live on this chain; nothing to deploy")
         return
     reason = f"chain id {web3.eth.chain_id} is not the recorded {recorded.chain_id}" if (
         recorded.chain_id != web3.eth.chain_id) else f"changed or missing on chain: {', '.join(stale)}"
-    print(f"deploy: deployments/{name}.json is out of date ({reason}); deploying afresh")
+    print(f"deploy: {script_deployments() / name}.json is out of date ({reason}); deploying afresh")
     main()

@@ -32,7 +32,7 @@ from brownie._config import CONFIG
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from indexer.contracts import abi_hash, load_deployment  # noqa: E402
+from indexer.contracts import abi_hash, load_deployment, script_deployments  # noqa: E402
 from scripts.deploy import LOCAL_NETWORKS  # noqa: E402
 
 # Mirrors of OrgKind, Roles and Roles.allowedFor in contracts/lib/LedgerTypes.sol.
@@ -781,13 +781,13 @@ def membership_at(network_name: str):
     from brownie import Membership
 
     try:
-        deployment = load_deployment(network_name)
+        deployment = load_deployment(network_name, script_deployments())
     except FileNotFoundError:
-        sys.exit(f"onboard: no deployments/{network_name}.json; deploy first with "
+        sys.exit(f"onboard: no {script_deployments() / network_name}.json; deploy first with "
                  f"`brownie run scripts/deploy.py --network {network_name}`")
     entry = deployment.contracts["Membership"]
     if entry["abi_hash"] != abi_hash(Membership.abi):
-        sys.exit(f"onboard: deployments/{network_name}.json records another Membership ABI than this checkout "
+        sys.exit(f"onboard: {script_deployments() / network_name}.json records another Membership ABI than this checkout "
                  "builds; check out the deployed version or redeploy")
     return Membership.at(entry["address"]), deployment.start_block
 

@@ -5,11 +5,16 @@ entry count; periods of one log kind follow one another and never overlap, so an
 be anchored again with edited content, while the two log kinds keep separate timelines; periods may
 not end in the future; only a brand admin anchors. Block times are pinned with anvil's
 `evm_setNextBlockTimestamp` where the boundary "ends no later than now" is under test.
+
+Then the upgrade path (docs/upgrades.md): a brand admin retires the contract, which from then on refuses
+anchors but keeps its own readable; a successor names its retired predecessor, continues its anchor ids and
+its periods for every log kind, and reads the predecessor's anchors through `anchorOf`; a successor of a
+live contract cannot be deployed.
 """
 
 import brownie
 import pytest
-from brownie import chain, web3
+from brownie import ZERO_ADDRESS, Anchors, chain, web3
 
 from conftest import DAY, LOG_KIND, ROLE, revert_message
 from ledger_api.merkle import StandardMerkleTree
@@ -37,7 +42,9 @@ def next_block_at(timestamp):
 
 def test_the_anchors_contract_asks_the_deployed_membership(net):
     assert net.anchors.membership() == net.membership.address
-    assert net.anchors.VERSION() == "1.0.0"
+    assert net.anchors.VERSION() == "1.1.0"
+    assert net.anchors.predecessor() == ZERO_ADDRESS and net.anchors.firstAnchorId() == 1
+    assert not net.anchors.retired()
     assert net.anchors.anchorCount() == 0
     assert net.anchors.anchoredUntil(SCANS) == net.anchors.anchoredUntil(OPENED) == 0
 
@@ -141,3 +148,85 @@ def test_only_an_active_brand_admin_anchors(net, admin, today):
 
 def test_an_unknown_anchor_reads_as_empty(net):
     assert tuple(net.anchors.anchorOf(7)) == (ZERO_ROOT, SCANS, 0, 0, 0)
+
+
+# ------------------------------------------------------------------------------------ retire, then succeed
+
+
+def test_a_retired_contract_refuses_anchors_and_keeps_its_own_readable(net, admin, today):
+    net.anchors.anchor(SCANS, ROOT, today - DAY, today, 7, "bafkreiday", admin)
+    tx = net.anchors.retire(admin)
+
+    assert net.anchors.retired()
+    assert tx.events["Retired"]["by"] == net.acct.admin
+    with brownie.reverts(revert_message("ContractRetired")):
+        net.anchors.anchor(OPENED, OTHER_ROOT, today - DAY, today, 3, "", admin)
+    assert tuple(net.anchors.anchorOf(1)) == (ROOT, SCANS, today - DAY, today, 7)
+    assert net.anchors.anchorCount() == 1
+
+
+def test_a_contract_is_retired_once(net, admin):
+    net.anchors.retire(admin)
+    with brownie.reverts(revert_message("ContractRetired")):
+        net.anchors.retire(admin)
+
+
+def test_only_an_active_brand_admin_retires(net, admin):
+    with brownie.reverts(revert_message("MissingRole", net.acct.auditor, ROLE.ADMIN)):
+        net.anchors.retire({"from": net.acct.auditor})
+    with brownie.reverts(revert_message("NotAMember", net.acct.outsider)):
+        net.anchors.retire({"from": net.acct.outsider})
+    assert not net.anchors.retired()
+
+
+def test_a_successor_continues_the_anchor_ids_and_every_kinds_periods(net, admin, today):
+    net.anchors.anchor(SCANS, ROOT, today - 2 * DAY, today - DAY, 10, "bafkreiscans", admin)
+    net.anchors.anchor(OPENED, OTHER_ROOT, today - 3 * DAY, today - 2 * DAY, 4, "bafkreiopened", admin)
+    net.anchors.retire(admin)
+
+    successor = Anchors.deploy(net.membership, net.anchors, admin)
+
+    assert successor.predecessor() == net.anchors.address
+    assert successor.membership() == net.membership.address
+    assert (successor.anchorCount(), successor.firstAnchorId()) == (2, 3)
+    assert successor.anchoredUntil(SCANS) == today - DAY
+    assert successor.anchoredUntil(OPENED) == today - 2 * DAY
+    assert not successor.retired()
+    # A day the predecessor anchored cannot be anchored again on the successor.
+    with brownie.reverts(revert_message("PeriodOverlaps", SCANS, today - 2 * DAY, today - DAY)):
+        successor.anchor(SCANS, OTHER_ROOT, today - 2 * DAY, today - DAY, 9, "", admin)
+    tx = successor.anchor(SCANS, OTHER_ROOT, today - DAY, today, 12, "bafkreinext", admin)
+    assert tx.return_value == 3 == tx.events["Anchored"]["anchorId"]
+    assert successor.anchorCount() == 3 and net.anchors.anchorCount() == 2
+
+
+def test_a_successor_reads_its_predecessors_anchors_through_anchor_of(net, admin, today):
+    net.anchors.anchor(SCANS, ROOT, today - 3 * DAY, today - 2 * DAY, 10, "", admin)
+    net.anchors.retire(admin)
+    second = Anchors.deploy(net.membership, net.anchors, admin)
+    second.anchor(SCANS, OTHER_ROOT, today - 2 * DAY, today - DAY, 20, "", admin)
+    second.retire(admin)
+    third = Anchors.deploy(net.membership, second, admin)
+    third.anchor(OPENED, ROOT, today - DAY, today, 30, "", admin)
+
+    # Through a chain of successors: each id is read where it was anchored.
+    assert tuple(third.anchorOf(1)) == (ROOT, SCANS, today - 3 * DAY, today - 2 * DAY, 10)
+    assert tuple(third.anchorOf(2)) == (OTHER_ROOT, SCANS, today - 2 * DAY, today - DAY, 20)
+    assert tuple(third.anchorOf(3)) == (ROOT, OPENED, today - DAY, today, 30)
+    assert tuple(third.anchorOf(4)) == (ZERO_ROOT, SCANS, 0, 0, 0)
+    assert third.anchorCount() == 3
+
+
+def test_a_successor_of_a_live_contract_is_refused(net, admin, today):
+    net.anchors.anchor(SCANS, ROOT, today - DAY, today, 1, "", admin)
+    # Counters carried over from a live contract would be stale at its next anchor.
+    with brownie.reverts(revert_message("PredecessorNotRetired", net.anchors)):
+        Anchors.deploy(net.membership, net.anchors, admin)
+
+
+def test_a_successor_of_a_ledger_without_anchors_starts_at_id_one(net, admin, today):
+    net.anchors.retire(admin)
+    successor = Anchors.deploy(net.membership, net.anchors, admin)
+    assert (successor.anchorCount(), successor.firstAnchorId()) == (0, 1)
+    assert successor.anchor(SCANS, ROOT, today - DAY, today, 1, "", admin).return_value == 1
+    assert tuple(net.anchors.anchorOf(1)) == (ZERO_ROOT, SCANS, 0, 0, 0)

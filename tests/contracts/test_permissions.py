@@ -329,8 +329,10 @@ MATRIX = [
           probe=lambda c, a, w: c.balanceOf(a[0], a[1])),
     Entry("Inventory", "writeOff", lambda w: (w.loc.wh_shanghai, commissioned(w), 1, DECOMMISSION.DAMAGED),
           event="StockDecommissioned", probe=lambda c, a, w: c.balanceOf(a[0], a[1]), **BRAND_ADMIN),
-    # Anchors: admins anchor the off-chain logs.
+    # Anchors: admins anchor the off-chain logs ...
     Entry("Anchors", "anchor", setup_anchor, event="Anchored", probe=lambda c, a, w: c.anchorCount(), **BRAND_ADMIN),
+    # ... and retire the contract before a successor replaces it.
+    Entry("Anchors", "retire", lambda w: (), event="Retired", probe=lambda c, a, w: c.retired(), **BRAND_ADMIN),
 ]
 ENTRIES = {entry.name: entry for entry in MATRIX}
 assert len(ENTRIES) == len(MATRIX), "two matrix entries share a name"
