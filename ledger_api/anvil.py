@@ -48,15 +48,16 @@ def free_port(candidates: range) -> int:
 
 
 def start_anvil(port: int, genesis_time: int, log: Path | None = None, state: Path | None = None,
-                timeout: float = 120.0, keep_state: bool = True, block_time: float | None = None) -> subprocess.Popen:
+                timeout: float = 120.0, keep_state: bool = True, block_time: float | None = None,
+                chain_id: int = CHAIN_ID) -> subprocess.Popen:
     """Starts anvil on 127.0.0.1:`port` and waits until it answers. With `state`, the chain is loaded from
     that file if it exists and, with `keep_state`, dumped to it when anvil is stopped. With `block_time`, it
     mines a block every that many seconds (as a QBFT network does every block period) instead of one block
-    per transaction."""
+    per transaction. `chain_id` other than anvil's own stands in for another chain (a consortium's)."""
     if port_in_use(port):
         raise AnvilError(f"something already listens on port {port}; pick another port")
     command = [
-        str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID),
+        str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
         "--accounts", "20", "--order", "fees", "--gas-limit", str(BLOCK_GAS_LIMIT),
         "--block-base-fee-per-gas", "0", "--timestamp", str(genesis_time), "--silent",
     ]

@@ -17,6 +17,16 @@ import sys
 from pathlib import Path
 
 from brownie import ZERO_ADDRESS, Anchors, Catalog, Inventory, Membership, Orders, accounts, network, web3
+from brownie.network import contract as brownie_contract
+
+# On a live network brownie keeps its own record of every contract it deploys or loads: files under
+# build/deployments/<chain id>/ and a database under ~/.brownie. Brownie 1.22 fails writing the database (a
+# TypeError in a background thread, fixed after 1.22), and at the next connection to that chain id it refuses
+# to start when a recorded contract is gone, as after a chain reset. The ledger records its deployments in its
+# own file (indexer.contracts), so brownie's records are not written. onboard.py and upgrade.py import this
+# module, so the same holds for them.
+brownie_contract._add_deployment = lambda *args, **kwargs: None
+brownie_contract._DeployedContractBase._deployment_path = lambda self: None
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from indexer.contracts import Deployment, abi_hash, load_deployment, script_deployments, write_deployment  # noqa: E402
