@@ -1,10 +1,11 @@
-"""The network folder on disk: writing a new network, reading its manifest back, and unlocking node keys.
+"""The network folder on disk: writing a new network or a node joining it, reading it back, unlocking node keys.
 
 Node keys are kept at rest only encrypted: each node's `key.json` is an Ethereum v3 keystore (scrypt) whose
 random password is in `key.password` beside it (mode 0600; in production, move it into a secret store or a
 systemd credential). Besu reads a plain hex key (`--node-private-key-file`), so `unlock` decrypts the
 keystore into a 0600 file just before the node starts, where the node's config.toml expects it (a tmpfs
-such as systemd's RuntimeDirectory, so the plain key never reaches a disk).
+such as systemd's RuntimeDirectory, so the plain key never reaches a disk). Files a running node reads are
+replaced atomically, so Besu never reads half a file.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eth_account import Account
 
 from consortium.network import GENESIS_FILE, MANIFEST_FILE, Network, network_files
-from consortium.nodes import CONFIG_FILE, KEYSTORE_FILE, NODES_FOLDER, PASSWORD_FILE
+from consortium.nodes import (
+    CONFIG_FILE, KEYSTORE_FILE, NODES_FOLDER, PASSWORD_FILE, PERMISSIONS_FILE, STATIC_NODES_FILE, Node,
+)
 
 SECRET_MODE = 0o600
 
@@ -56,11 +61,16 @@ def encrypt_keys(network: Network, on_each: Callable[[str], None] = lambda name:
     (scrypt at its standard cost, about half a second a key); `on_each` is called after each node."""
     locked = {}
     for node in network.nodes:
-        password = secrets.token_urlsafe(32)
-        keystore = Account.encrypt(node.private_key, password, kdf="scrypt")
-        locked[node.name] = (json.dumps(keystore, indent=2) + "\n", password + "\n")
+        locked[node.name] = encrypt_key(node.private_key)
         on_each(node.name)
     return locked
+
+
+def encrypt_key(private_key: bytes) -> tuple[str, str]:
+    """A node key's keystore (JSON text, scrypt at its standard cost) and its new random password."""
+    password = secrets.token_urlsafe(32)
+    keystore = Account.encrypt(private_key, password, kdf="scrypt")
+    return json.dumps(keystore, indent=2) + "\n", password + "\n"
 
 
 def write_secret(path: Path, text: str) -> None:
@@ -97,6 +107,89 @@ def write_network(folder: Path, network: Network, locked: dict[str, tuple[str, s
             write_secret(path, text)
             written.append(path)
     return written
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Writes `path` through a temporary file in its folder, so Besu never reads half a file; the file keeps
+    its mode."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FolderError(f"{path} is missing: {what}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FolderError(f"{path} cannot be read ({exc})") from None
+
+
+@dataclass(frozen=True)
+class NodeTexts:
+    """An existing node's files that a joining node reads or changes, as they are on disk."""
+
+    config: str
+    permissions: str
+    static_nodes: str
+
+
+def read_node_texts(folder: Path, manifest: dict[str, Any]) -> dict[str, NodeTexts]:
+    """Each node's config.toml, permissions_config.toml and static-nodes.json, by node name."""
+    return {node["name"]: NodeTexts(*(read_text(folder / node["dir"] / name, f"a file of node {node['name']}")
+                                      for name in (CONFIG_FILE, PERMISSIONS_FILE, STATIC_NODES_FILE)))
+            for node in manifest["nodes"]}
+
+
+def check_new_node_free(folder: Path, node_dir: str) -> None:
+    """Raises FolderError when the new node's folder is already there: never overwrite a node's keys."""
+    path = folder / node_dir
+    if path.exists():
+        held = ", ".join(sorted(p.name for p in path.iterdir())) if path.is_dir() else "a file"
+        raise FolderError(f"{path} already exists ({held or 'empty'}) but is not in {MANIFEST_FILE}; move it away "
+                          "if it is left from an earlier attempt (its keys are never overwritten)")
+
+
+def write_new_node(folder: Path, node: Node, files: dict[str, str], keystore: str, password: str,
+                   changed: dict[str, str]) -> None:
+    """Writes a node joining the network: its whole folder at once (built aside, then renamed into place, so
+    an existing folder is never written into), then each changed file atomically in the order given. When a
+    write fails, the files already replaced get their old text back and the new folder goes, then the error
+    is raised: the network folder is as it was."""
+    target = folder / node.dir
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{node.name}.", suffix=".tmp"))
+    mask = os.umask(0)
+    os.umask(mask)
+    # mkdtemp makes the folder 0700; the node's folder gets the mode the other nodes' folders got.
+    os.chmod(staging, 0o777 & ~mask)
+    try:
+        for relative, text in files.items():
+            (staging / Path(relative).name).write_text(text)
+        write_secret(staging / KEYSTORE_FILE, keystore)
+        write_secret(staging / PASSWORD_FILE, password)
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replaced: list[tuple[Path, str]] = []
+    try:
+        for relative, text in changed.items():
+            path = folder / relative
+            before = path.read_text(encoding="utf-8")
+            write_atomically(path, text)
+            replaced.append((path, before))
+    except BaseException:
+        for path, before in reversed(replaced):
+            write_atomically(path, before)
+        shutil.rmtree(target, ignore_errors=True)
+        raise
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -3,8 +3,10 @@
 `arrange` names and numbers the nodes: validators first, `validator-1`..`validator-N` in ascending order of
 address (the order Besu's documentation gives `extraData`'s validator list, so the manifest, the genesis
 and the names agree), then `member-1`..`member-M`, with P2P and JSON-RPC ports counted up from their bases.
-`network_files` renders the folder's text files by path. Nothing here touches the disk or draws a key:
-keys come in, files go out (`consortium.folder` writes them, with each node's encrypted keystore).
+`network_files` renders the folder's text files by path. A validator added once the chain runs
+(`consortium.joining`) is marked in the manifest as joining by vote; `genesis_validators` is the one place
+that tells which validators the genesis names. Nothing here touches the disk or draws a key: keys come in,
+files go out (`consortium.folder` writes them, with each node's encrypted keystore).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from consortium.nodes import MEMBER, VALIDATOR, Node, address_of, check_host, so
 MANIFEST_FILE = "network.json"
 GENESIS_FILE = "genesis.json"
 MAX_PORT = 65535
+# A validator added after the chain started is not in the genesis extraData: it validates only once more than
+# half of the validators have voted it in. Its manifest entry says so, and only the others are compared with
+# the genesis.
+JOINED = "joined"
+JOINED_BY_VOTE = "by vote"
 
 
 @dataclass(frozen=True)
@@ -109,14 +116,31 @@ def manifest(network: Network) -> dict[str, Any]:
         "block_period_seconds": settings.block_period_seconds,
         "epoch_length": settings.epoch_length,
         "request_timeout_seconds": settings.request_timeout_seconds,
-        "nodes": [{"name": n.name, "role": n.role, "address": n.address, "public_key": n.public_key,
-                   "enode": n.enode, "host": n.host, "p2p_port": n.p2p_port, "rpc_port": n.rpc_port, "dir": n.dir}
-                  for n in network.nodes],
+        "nodes": [manifest_entry(n) for n in network.nodes],
         "accounts_allowlist": sorted_accounts(network.spec.allowed_accounts),
     }
 
 
-def _json(document: Any) -> str:
+def manifest_entry(node: Node) -> dict[str, Any]:
+    """A node as `network.json` lists it."""
+    return {"name": node.name, "role": node.role, "address": node.address, "public_key": node.public_key,
+            "enode": node.enode, "host": node.host, "p2p_port": node.p2p_port, "rpc_port": node.rpc_port,
+            "dir": node.dir}
+
+
+def joins_by_vote(entry: dict[str, Any]) -> bool:
+    """Whether a manifest entry is a validator added after the genesis, a validator only once voted in."""
+    return entry.get("role") == VALIDATOR and entry.get(JOINED) == JOINED_BY_VOTE
+
+
+def genesis_validators(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's validators that the genesis `extraData` names, in the manifest's order: every validator
+    but those added later, which join by QBFT vote."""
+    return [n for n in document["nodes"] if n.get("role") == VALIDATOR and not joins_by_vote(n)]
+
+
+def json_text(document: Any) -> str:
+    """A JSON file of the network folder, as the folder writes every one."""
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -125,11 +149,11 @@ def network_files(network: Network) -> dict[str, str]:
     spec = network.spec
     genesis = qbft_genesis(spec.settings, [v.address for v in network.validators],
                            [to_checksum_address(a) for a in spec.prefunded], spec.timestamp)
-    files = {MANIFEST_FILE: _json(manifest(network)), GENESIS_FILE: _json(genesis)}
+    files = {MANIFEST_FILE: json_text(manifest(network)), GENESIS_FILE: json_text(genesis)}
     permissions = tomli_w.dumps(node_files.permissions_config(network.nodes, spec.allowed_accounts))
     for node in network.nodes:
         files[node.file(node_files.CONFIG_FILE)] = tomli_w.dumps(node_files.besu_config(node, network.nodes,
                                                                                          spec.key_dir))
         files[node.file(node_files.PERMISSIONS_FILE)] = permissions
-        files[node.file(node_files.STATIC_NODES_FILE)] = _json(node_files.static_nodes(node, network.nodes))
+        files[node.file(node_files.STATIC_NODES_FILE)] = json_text(node_files.static_nodes(node, network.nodes))
     return files

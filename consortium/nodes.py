@@ -15,7 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import coincurve
 from eth_keys import keys
@@ -42,6 +42,28 @@ _ENODE = re.compile(r"^enode://(?P<key>[0-9a-f]{128})@(?P<host>[^:@/?]+):(?P<por
 
 class EnodeError(ValueError):
     """Not an enode URL of the form `enode://<128 hex digits>@<IPv4 address>:<port>`."""
+
+
+class Peer(Protocol):
+    """What a node's files need to know of the other nodes: their name, role and enode URL."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def enode(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ListedNode:
+    """A node known from the manifest only, without its key: a peer of a node joining the network later."""
+
+    name: str
+    role: str
+    enode: str
 
 
 @dataclass(frozen=True)
@@ -133,7 +155,7 @@ def address_of(private_key: bytes) -> str:
     return to_checksum_address(keys.PrivateKey(private_key).public_key.to_canonical_address())
 
 
-def besu_config(node: Node, network: Sequence[Node], key_dir: str) -> dict[str, Any]:
+def besu_config(node: Node, network: Sequence[Peer], key_dir: str) -> dict[str, Any]:
     """The node's Besu configuration file.
 
     `key_dir` is where the node's plain private key is put at start (`./dev network unlock`), normally a
@@ -171,12 +193,12 @@ def sorted_accounts(accounts: Iterable[str]) -> list[str]:
     return [unique[key] for key in sorted(unique)]
 
 
-def permissions_config(network: Sequence[Node], accounts: Iterable[str]) -> dict[str, list[str]]:
+def permissions_config(network: Sequence[Peer], accounts: Iterable[str]) -> dict[str, list[str]]:
     """A node's local permissions file: every node of the network, and the accounts that may send
     transactions. The same for every node, as Besu's documentation recommends."""
     return {"nodes-allowlist": [node.enode for node in network], "accounts-allowlist": sorted_accounts(accounts)}
 
 
-def static_nodes(node: Node, network: Sequence[Node]) -> list[str]:
+def static_nodes(node: Peer, network: Sequence[Peer]) -> list[str]:
     """The peers `node` keeps connections to: every other node of the network."""
     return [other.enode for other in network if other.name != node.name]

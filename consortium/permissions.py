@@ -181,9 +181,20 @@ def accounts_allowlist(standing: Iterable[str], active: Iterable[str]) -> list[s
 
 def render_permissions(current: dict[str, Any], accounts: list[str]) -> str:
     """The node's permissions file with `accounts-allowlist` replaced and everything else as it was."""
-    document = dict(current)
-    document[ACCOUNTS_KEY] = list(accounts)
-    return tomli_w.dumps({NODES_KEY: document.pop(NODES_KEY), ACCOUNTS_KEY: document.pop(ACCOUNTS_KEY), **document})
+    return _render({**current, ACCOUNTS_KEY: list(accounts)})
+
+
+def with_node(current: dict[str, Any], enode: str) -> str:
+    """The node's permissions file with `enode` added at the end of `nodes-allowlist` (once) and everything
+    else, the accounts allowlist above all, as it was."""
+    nodes = list(current[NODES_KEY])
+    return _render({**current, NODES_KEY: nodes if enode in nodes else [*nodes, enode]})
+
+
+def _render(document: dict[str, Any]) -> str:
+    # The two allowlists first, in the order `./dev network new` writes them, then anything else the file held.
+    rest = {k: v for k, v in document.items() if k not in (NODES_KEY, ACCOUNTS_KEY)}
+    return tomli_w.dumps({NODES_KEY: document[NODES_KEY], ACCOUNTS_KEY: document[ACCOUNTS_KEY], **rest})
 
 
 def regenerate(manifest: Manifest, files: dict[str, str], active: Iterable[str]) -> Regeneration:
