@@ -29,7 +29,6 @@ from consortium.nodes import MEMBER, UNLOCKED_KEY_FILE, VALIDATOR, ListedNode, N
 from consortium.permissions import ACCOUNTS_KEY, NODES_KEY, NetworkFolderError, parse_permissions, with_node
 
 ROLES = (VALIDATOR, MEMBER)
-DEFAULT_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def plan(manifest: Mapping[str, Any], texts: Mapping[str, NodeTexts], role: str,
     check_role(role)
     _check_manifest(manifest)
     listed = manifest["nodes"]
-    host = host if host is not None else listed[-1].get("host", DEFAULT_HOST)
+    host = host if host is not None else listed[-1]["host"]
     problem = check_host(host)
     if problem:
         raise FolderError(f"--host: {problem}")
