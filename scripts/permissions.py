@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import requests
@@ -28,6 +25,7 @@ import typer
 from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from consortium.folder import write_atomically  # noqa: E402
 from consortium.membership import Registry, RegistryUnavailable, read_chain, read_mirror  # noqa: E402
 from consortium.permissions import (  # noqa: E402
     MANIFEST, Manifest, NetworkFolderError, NodeUpdate, parse_manifest, regenerate,
@@ -113,20 +111,6 @@ def read_node_files(network_dir: Path, manifest: Manifest) -> dict[str, str]:
 def describe(manifest: Manifest, registry: Registry) -> str:
     return (f"accounts allowlist: {len(manifest.standing_accounts)} standing accounts and {len(registry.active)} "
             f"active in the registry ({registry.source}, block {registry.block}) for {len(manifest.nodes)} nodes")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Writes `path` through a temporary file in its folder, so Besu never reads half a file; the file keeps
-    its mode."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        shutil.copymode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def reload_node(update: NodeUpdate) -> bool:
