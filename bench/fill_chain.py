@@ -69,6 +69,18 @@ def measure_baseline(port: int, seed: int, scale: Scale, calls: int, impersonate
         stop_anvil(process)
 
 
+def serve_filled_chain(events: int, port: int, network: str):
+    """An anvil on `port` serving the benchmark chain of `events` events, filled on the first call and loaded
+    from its saved state after. What the caller adds to it is not saved, so every run reads the same chain;
+    stop it with `stop_anvil`."""
+    # fill_chain saves its state when it stops its anvil.
+    if main(["--events", str(events), "--port", str(port), "--network", network, "--baseline-calls", "0"]) != 0:
+        sys.exit("bench: could not prepare the benchmark chain")
+    state = DATA / f"{network}.state.json"
+    print(f"bench: loading the chain from {state} ...", flush=True)
+    return start_anvil(port, Scale().start_time - DAY, DATA / f"{network}.anvil.log", state, keep_state=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="ledger events to emit (default 200000)")

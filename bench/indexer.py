@@ -42,8 +42,7 @@ from indexer.contracts import load_artifacts, load_deployment  # noqa: E402
 from indexer.db import scratch_postgres_database  # noqa: E402
 from indexer.schema import accounts, organisations  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from ledger_api.activity import DAY, Scale  # noqa: E402
-from ledger_api.anvil import start_anvil, stop_anvil  # noqa: E402
+from ledger_api.anvil import stop_anvil  # noqa: E402
 from ledger_api.rawchain import Rpc  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -190,15 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.postgres_url:
         sys.exit("bench: give --postgres-url (or LEDGER_TEST_POSTGRES_URL): a role that may create databases")
 
-    # Fill (or find) the chain; fill_chain saves its state when it stops its anvil.
-    if fill_chain.main(["--events", str(args.events), "--port", str(args.port), "--network", args.network,
-                        "--baseline-calls", "0"]) != 0:
-        sys.exit("bench: could not prepare the benchmark chain")
-    state = fill_chain.DATA / f"{args.network}.state.json"
-    print(f"bench: loading the chain from {state} ...", flush=True)
     # The lag measurement adds transactions; they are not saved, so every run reads the same chain.
-    process = start_anvil(args.port, Scale().start_time - DAY, fill_chain.DATA / f"{args.network}.anvil.log", state,
-                          keep_state=False)
+    process = fill_chain.serve_filled_chain(args.events, args.port, args.network)
     try:
         rpc = Rpc(f"http://127.0.0.1:{args.port}")
         settings = Settings(rpc_url=rpc.url, network=args.network, max_block_span=100_000)

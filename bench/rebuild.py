@@ -34,8 +34,7 @@ from bench import fill_chain  # noqa: E402
 from indexer.db import open_database, scratch_postgres_database  # noqa: E402
 from indexer.schema import raw_events  # noqa: E402
 from indexer.verify import content_hash  # noqa: E402
-from ledger_api.activity import DAY, Scale  # noqa: E402
-from ledger_api.anvil import start_anvil, stop_anvil  # noqa: E402
+from ledger_api.anvil import stop_anvil  # noqa: E402
 from ledger_api.rawchain import Rpc  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -76,13 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.postgres_url:
         sys.exit("bench: give --postgres-url (or LEDGER_TEST_POSTGRES_URL): a role that may create databases")
 
-    if fill_chain.main(["--events", str(args.events), "--port", str(args.port), "--network", args.network,
-                        "--baseline-calls", "0"]) != 0:
-        sys.exit("bench: could not prepare the benchmark chain")
-    state = fill_chain.DATA / f"{args.network}.state.json"
-    print(f"bench: loading the chain from {state} ...", flush=True)
-    process = start_anvil(args.port, Scale().start_time - DAY, fill_chain.DATA / f"{args.network}.anvil.log", state,
-                          keep_state=False)
+    process = fill_chain.serve_filled_chain(args.events, args.port, args.network)
     rebuild, backup, restore = [], [], []
     try:
         rpc = Rpc(f"http://127.0.0.1:{args.port}")

@@ -123,11 +123,11 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def read_text(path: Path, what: str) -> str:
+def read_text(path: Path, what: str = "") -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FolderError(f"{path} is missing: {what}") from None
+        raise FolderError(f"{path} is missing" + (f": {what}" if what else "")) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FolderError(f"{path} cannot be read ({exc})") from None
 
@@ -193,12 +193,9 @@ def write_new_node(folder: Path, node: Node, files: dict[str, str], keystore: st
 
 
 def read_json(path: Path, what: str) -> Any:
+    text = read_text(path, what)
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FolderError(f"{path} is missing: {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FolderError(f"{path} cannot be read ({exc})") from None
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FolderError(f"{path} is not JSON ({exc})") from None
 
@@ -224,12 +221,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    text = read_text(path)
     try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise FolderError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FolderError(f"{path} cannot be read ({exc})") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FolderError(f"{path} is not valid TOML ({exc})") from None
 

@@ -37,7 +37,7 @@ from indexer.db import migrate, open_database, schema_revisions
 from indexer.follower import DeploymentFile, Follower
 from indexer.metrics import Metrics
 from indexer.rpc import NodeClient, NodeUnavailable, RpcError
-from indexer.settings import Settings
+from indexer.settings import Settings, settings_problems
 from indexer.store import DeepReorg, ForeignMirror, Mirror
 from indexer.verify import compare_mirrors
 
@@ -264,7 +264,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except ValidationError as exc:
-        problems = "; ".join(f"LEDGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        problems = settings_problems(exc)
         console.print(f"indexer: invalid settings: {problems}")
         sys.exit(2)
     except (UsageError, FileNotFoundError, DeploymentError, ForeignMirror) as exc:

@@ -232,11 +232,12 @@ def load_deployment(network: str, directory: Path = DEPLOYMENTS) -> Deployment:
     return read_deployment(path)
 
 
-def read_deployment(path: Path) -> Deployment:
-    """The deployment in the file at `path`. Files written before contracts could be replaced have no
-    `retired` list and read as having retired nothing."""
+def read_deployment(path: Path, content: bytes | None = None) -> Deployment:
+    """The deployment in the file at `path` (or in `content`, the file's bytes when the caller has read them
+    already). Files written before contracts could be replaced have no `retired` list and read as having
+    retired nothing."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes() if content is None else content)
     except json.JSONDecodeError as exc:
         raise DeploymentError(f"{path}: not a deployment file, its JSON does not parse ({exc})") from None
     missing = {"network", "chain_id", "start_block", "contracts"} - (data.keys() if isinstance(data, dict) else set())

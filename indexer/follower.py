@@ -70,17 +70,18 @@ class DeploymentFile:
     @classmethod
     def read(cls, path: Path, abis: dict[str, list[dict[str, Any]]]) -> DeploymentFile:
         content = path.read_bytes()
-        return cls(path, abis, read_deployment(path), hashlib.sha256(content).hexdigest())
+        return cls(path, abis, read_deployment(path, content), hashlib.sha256(content).hexdigest())
 
     def decoder(self) -> EventDecoder:
         return EventDecoder.of_deployment(self.deployment, self.abis)
 
     def changed(self) -> Deployment | None:
         """The deployment as the file now says, if that changed since the last read; else None."""
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        content = self.path.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
         if digest == self.digest:
             return None
-        deployment = read_deployment(self.path)
+        deployment = read_deployment(self.path, content)
         if deployment.chain_id != self.deployment.chain_id:
             raise DeploymentError(f"{self.path} now names chain id {deployment.chain_id}, not "
                                   f"{self.deployment.chain_id}: a follower stays on the chain it started on")

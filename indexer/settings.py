@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexer.contracts import PROJECT_ROOT
@@ -29,3 +29,8 @@ class Settings(BaseSettings):
     )
     rpc_timeout: float = Field(30.0, gt=0, description="seconds before an RPC call counts as failed")
     metrics_port: int | None = Field(None, description="serve Prometheus metrics on this port")
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """A settings object's validation errors in one line, each named by its environment variable."""
+    return "; ".join(f"LEDGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())

@@ -30,7 +30,7 @@ from consortium.membership import Registry, RegistryUnavailable, read_chain, rea
 from consortium.permissions import (  # noqa: E402
     MANIFEST, Manifest, NetworkFolderError, NodeUpdate, parse_manifest, regenerate,
 )
-from indexer.settings import Settings  # noqa: E402
+from indexer.settings import Settings, settings_problems  # noqa: E402
 
 RELOAD_TIMEOUT = 5.0
 
@@ -146,7 +146,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except ValidationError as exc:
-        problems = "; ".join(f"LEDGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        problems = settings_problems(exc)
         say(f"permissions: invalid settings: {problems}")
         sys.exit(2)
     except (NetworkFolderError, RegistryUnavailable) as exc:
